@@ -1,0 +1,3 @@
+"""Mitra: a WhatsApp governance platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,183 @@
+"""The `mitra` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from mitra.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    help="Mitra: government services on WhatsApp. Run `mitra demo` to try it.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+bench_app = typer.Typer(help="Benchmarks that print figures (throughput, latency).", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+console = Console()
+err = Console(stderr=True)
+
+Host = Annotated[str, typer.Option(help="Address to listen on.")]
+Port = Annotated[int, typer.Option(help="Port to listen on.")]
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=os.environ.get("MITRA_LOG_LEVEL", level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        err.print(f"[bold red]Configuration error:[/] {exc}")
+        err.print("See the configuration table in README.md.")
+        raise typer.Exit(2) from None
+
+
+def _require_migrated(settings: Settings) -> None:
+    from mitra.store.migrate import NotMigrated, ensure_migrated
+
+    try:
+        ensure_migrated(settings)
+    except NotMigrated as exc:
+        err.print(f"[bold red]Refusing to start:[/] {exc}")
+        raise typer.Exit(3) from None
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (MITRA_DATABASE_URL, or the embedded PostgreSQL)."""
+    from mitra.runtime import database
+    from mitra.store.migrate import migrate as run_migrations
+
+    _logging("WARNING")
+    with database(_settings()) as settings:
+        before, after = run_migrations(settings)
+    console.print(f"Database migrated: {before or 'empty'} → {after}")
+
+
+@app.command()
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    workers: Annotated[int, typer.Option(help="Web processes to start.")] = 1,
+) -> None:
+    """Serve the web app: the WhatsApp webhook, /healthz (and the console and APIs).
+
+    Stateless: run as many as you like behind a load balancer, against one database.
+    """
+    import uvicorn
+
+    from mitra.runtime import database
+
+    _logging()
+    with database(_settings()) as settings:
+        _require_migrated(settings)
+        uvicorn.run(
+            "mitra.web.asgi:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
+
+
+@app.command()
+def worker(
+    processors: Annotated[int, typer.Option(help="Concurrent processor loops.")] = 2,
+) -> None:
+    """Run background work: split webhook deliveries, answer citizens, send the outbox.
+
+    Run as many as you like, on as many machines, against one database.
+    """
+    from mitra.jobs.worker import Worker
+    from mitra.runtime import database
+
+    _logging()
+    with database(_settings()) as settings:
+        _require_migrated(settings)
+        asyncio.run(_run_until_signal(Worker(settings, processors=processors).run))
+
+
+async def _run_until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run(stop)
+
+
+@app.command()
+def demo(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+) -> None:
+    """Everything in one process: embedded PostgreSQL, webhook, worker and a fake WhatsApp.
+
+    Settings you set explicitly win; the rest are generated into MITRA_DATA_DIR.
+    """
+    from mitra.demo import run_demo
+
+    _logging("WARNING")
+    run_demo(host, port)
+
+
+@app.command("fake-graph")
+def fake_graph(
+    host: Host = "127.0.0.1",
+    port: Port = 8001,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Where to POST status webhooks (your Mitra's webhook).")
+    ] = None,
+    rate: Annotated[float, typer.Option(help="Messages per second before 130429.")] = 80.0,
+) -> None:
+    """Run the fake WhatsApp Graph API on its own, for anyone to point MITRA_GRAPH_API_URL at.
+
+    Uses MITRA_WHATSAPP_PHONE_NUMBER_ID, _ACCESS_TOKEN and _APP_SECRET (to sign webhooks).
+    """
+    from mitra.whatsapp.fake_graph import FakeGraphConfig, serve_fake_graph
+
+    _logging()
+    missing = [
+        name
+        for name in (
+            "MITRA_WHATSAPP_PHONE_NUMBER_ID",
+            "MITRA_WHATSAPP_ACCESS_TOKEN",
+            "MITRA_WHATSAPP_APP_SECRET",
+        )
+        if not os.environ.get(name)
+    ]
+    if missing:
+        err.print(f"[bold red]Configuration error:[/] {', '.join(missing)} not set")
+        raise typer.Exit(2)
+    config = FakeGraphConfig(
+        phone_number_id=os.environ["MITRA_WHATSAPP_PHONE_NUMBER_ID"],
+        access_token=os.environ["MITRA_WHATSAPP_ACCESS_TOKEN"],
+        app_secret=os.environ["MITRA_WHATSAPP_APP_SECRET"],
+        webhook_url=webhook_url,
+        rate=rate,
+    )
+    console.print(f"Fake Graph API on http://{host}:{port} (phone number id {config.phone_number_id})")
+    serve_fake_graph(config, host, port)
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

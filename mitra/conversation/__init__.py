@@ -1,0 +1,1 @@
+"""The conversation engine: (session, event, clock) → (new session, replies). No I/O."""

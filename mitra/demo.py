@@ -1,0 +1,104 @@
+"""`mitra demo`: everything in one process, ready for a first message."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+import uvicorn
+from rich.console import Console
+from rich.panel import Panel
+
+from mitra.config import ConfigError, Settings, load_settings
+from mitra.web.app import WEBHOOK_PATH
+
+console = Console()
+
+
+def fake_graph_for(settings: Settings) -> Any:
+    """The fake Graph API wired to this deployment's own webhook."""
+    from mitra.whatsapp.fake_graph import FakeGraphConfig, create_fake_graph_app
+
+    return create_fake_graph_app(
+        FakeGraphConfig(
+            phone_number_id=settings.whatsapp_phone_number_id,
+            access_token=settings.whatsapp_access_token,
+            app_secret=settings.whatsapp_app_secret,
+            webhook_url=settings.public_url + WEBHOOK_PATH,
+            rate=settings.send_rate,
+        )
+    )
+
+
+def run_demo(host: str, port: int) -> None:
+    from mitra.runtime import apply_demo_defaults, database, default_data_dir
+    from mitra.store.migrate import migrate
+
+    public_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    data_dir = default_data_dir()
+    apply_demo_defaults(data_dir, public_url)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        console.print(f"[bold red]Configuration error:[/] {exc}")
+        raise SystemExit(2) from None
+    with console.status("Starting the embedded PostgreSQL and migrating…"):
+        db = database(settings)
+        settings = db.__enter__()
+        migrate(settings)
+    try:
+        asyncio.run(_serve_all(settings, host, port))
+    finally:
+        db.__exit__(None, None, None)
+
+
+async def _serve_all(settings: Settings, host: str, port: int) -> None:
+    from mitra.jobs.worker import Worker
+    from mitra.web.app import create_app
+
+    fake = fake_graph_for(settings) if settings.fake_graph else None
+    app = create_app(settings, fake_graph=fake)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.05)
+    if serving.done():
+        await serving
+        return
+    worker = asyncio.create_task(Worker(settings).run(stop))
+    _print_welcome(settings)
+    await stop.wait()
+    server.should_exit = True
+    await asyncio.gather(serving, worker, return_exceptions=True)
+
+
+def _print_welcome(settings: Settings) -> None:
+    base = settings.public_url
+    fake = f"{base}/fake-graph"
+    lines = [
+        f"Webhook        {base}{WEBHOOK_PATH}",
+        f"Health         {base}/healthz",
+        f"API docs       {base}/api/docs",
+        f"Data           {settings.data_dir}",
+    ]
+    if settings.fake_graph:
+        lines += [
+            f"Fake WhatsApp  {fake}",
+            "",
+            "Say Hi as a citizen:",
+            f"  curl -s -X POST {fake}/_fake/simulate -H 'content-type: application/json' \\",
+            "       -d '{\"wa_id\": \"919876543210\", \"name\": \"Lakshmi\", \"text\": \"Hi\"}'",
+            "See what Mitra answered:",
+            f"  curl -s '{fake}/_fake/messages?to=919876543210'",
+        ]
+    lines += ["", "Press Ctrl+C to stop."]
+    console.print(Panel("\n".join(lines), title="Mitra demo is running", expand=False))

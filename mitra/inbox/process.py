@@ -1,0 +1,125 @@
+"""Processing each citizen's events one at a time, in order, exactly once in effect.
+
+A processor locks a batch of citizens who have pending events (`FOR UPDATE SKIP LOCKED`, so
+other processors take other citizens), runs each event through the conversation engine in
+arrival order, and in the same transaction saves the new sessions, queues the replies in the
+outbox and marks the events processed. A crash anywhere rolls all of it back and another
+processor does it again; nothing is half-done, nothing is answered twice
+(docs/decisions/0001-inbox-is-the-queue.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import psycopg
+
+from mitra.conversation.engine import Session, Turn, handle
+from mitra.crypto import FieldCipher
+from mitra.outbox.queue import enqueue
+from mitra.whatsapp.events import InboundMessage, event_from_dict
+from mitra.whatsapp.messages import OutboundMessage
+
+log = logging.getLogger(__name__)
+
+Engine = Callable[[Session, InboundMessage, datetime], Turn]
+
+
+@dataclass
+class ProcessResult:
+    citizens: int = 0
+    events: int = 0
+    stale: int = 0
+    replies: int = 0
+
+
+def load_session(cipher: FieldCipher, blob: bytes | None) -> Session:
+    if blob is None:
+        return Session()
+    return Session.from_dict(orjson.loads(cipher.decrypt(bytes(blob), context=b"session")))
+
+
+def dump_session(cipher: FieldCipher, session: Session) -> bytes:
+    return cipher.encrypt(orjson.dumps(session.to_dict()).decode(), context=b"session")
+
+
+def process_pending(
+    conn: psycopg.Connection[Any],
+    cipher: FieldCipher,
+    *,
+    now: Callable[[], datetime],
+    stale_after: timedelta,
+    batch: int = 100,
+    engine: Engine = handle,
+) -> ProcessResult:
+    """Process the pending events of up to `batch` citizens in one transaction. Commits."""
+    result = ProcessResult()
+    with conn.transaction():
+        citizens = conn.execute(
+            "SELECT id, session_enc FROM citizens WHERE has_pending"
+            " ORDER BY pending_since LIMIT %s FOR UPDATE SKIP LOCKED",
+            (batch,),
+        ).fetchall()
+        if not citizens:
+            return result
+        ids = [c["id"] for c in citizens]
+        events = conn.execute(
+            "SELECT id, citizen_id, sent_at, payload_enc FROM inbound_events"
+            " WHERE citizen_id = ANY(%s) AND processed_at IS NULL ORDER BY citizen_id, id",
+            (ids,),
+        ).fetchall()
+        by_citizen: dict[int, list[dict[str, Any]]] = {}
+        for e in events:
+            by_citizen.setdefault(e["citizen_id"], []).append(e)
+
+        clock = now()
+        outcomes: list[tuple[int, str]] = []
+        replies: list[tuple[int, OutboundMessage, int | None]] = []
+        updates: list[tuple[bytes, str | None, bool, int]] = []
+        for citizen in citizens:
+            session = load_session(cipher, citizen["session_enc"])
+            for e in by_citizen.get(citizen["id"], []):
+                if clock - e["sent_at"] > stale_after:
+                    # Meta replaying after an outage: recorded, not answered one by one.
+                    outcomes.append((e["id"], "stale"))
+                    result.stale += 1
+                    continue
+                event = event_from_dict(
+                    orjson.loads(cipher.decrypt(bytes(e["payload_enc"]), context=b"inbound_event"))
+                )
+                assert isinstance(event, InboundMessage)
+                try:
+                    turn = engine(session, event, clock)
+                except Exception:
+                    # A bug must not block this citizen's queue forever nor reach them as a trace.
+                    log.exception("engine failed on event %s", e["id"])
+                    outcomes.append((e["id"], "error"))
+                    continue
+                session = turn.session
+                replies.extend((citizen["id"], r, e["id"]) for r in turn.replies)
+                outcomes.append((e["id"], "answered" if turn.replies else "handled"))
+                result.events += 1
+            updates.append(
+                (dump_session(cipher, session), session.language, session.consented, citizen["id"])
+            )
+
+        enqueue(conn, cipher, replies)
+        with conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE inbound_events SET processed_at = now(), outcome = %s WHERE id = %s",
+                [(outcome, event_id) for event_id, outcome in outcomes],
+            )
+            cur.executemany(
+                "UPDATE citizens SET session_enc = %s, language = %s,"
+                " consent_at = CASE WHEN %s THEN coalesce(consent_at, now()) ELSE NULL END,"
+                " has_pending = false, pending_since = NULL WHERE id = %s",
+                [(s, lang, consented, cid) for s, lang, consented, cid in updates],
+            )
+        result.citizens = len(citizens)
+        result.replies = len(replies)
+    return result

@@ -1,0 +1,1 @@
+"""Background work: the loops a `mitra worker` process runs."""

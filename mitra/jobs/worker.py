@@ -1,0 +1,197 @@
+"""`mitra worker`: split deliveries, process citizens' events, send the outbox.
+
+Any number of worker processes may run against one database, on any number of machines:
+every step claims its work with row locks (`SKIP LOCKED`) or an advisory lock, so workers
+never do the same work twice and never wait on each other for long. PostgreSQL's
+LISTEN/NOTIFY wakes the loops as soon as there is work; a one-second poll is the fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+
+from mitra.config import Settings
+from mitra.crypto import FieldCipher
+from mitra.inbox.deliveries import NOTIFY_CHANNEL as DELIVERIES_CHANNEL
+from mitra.inbox.process import process_pending
+from mitra.inbox.split import INBOUND_CHANNEL, split_pending
+from mitra.outbox.queue import OUTBOX_CHANNEL
+from mitra.outbox.sender import SenderPolicy, requeue_in_doubt, send_round
+from mitra.store.db import connect
+from mitra.web.app import cipher_for
+from mitra.whatsapp.graph import GraphClient, default_http_client
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+IN_DOUBT_CHECK_SECONDS = 5.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class WorkerCounters:
+    deliveries: int = 0
+    events: int = 0
+    replies: int = 0
+    sent: int = 0
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http: httpx.AsyncClient | None = None,
+        now: Callable[[], datetime] = utcnow,
+        processors: int = 2,
+    ) -> None:
+        self.settings = settings
+        self.cipher: FieldCipher = cipher_for(settings)
+        self.now = now
+        self.processors = processors
+        self._http = http
+        self.counters = WorkerCounters()
+        self._wake: dict[str, list[asyncio.Event]] = {
+            DELIVERIES_CHANNEL: [],
+            INBOUND_CHANNEL: [],
+            OUTBOX_CHANNEL: [],
+        }
+        self.policy = SenderPolicy(
+            send_rate=settings.send_rate,
+            citizen_burst=settings.citizen_burst,
+            citizen_interval=settings.citizen_interval,
+            in_doubt_after=timedelta(seconds=settings.send_in_doubt_after),
+        )
+
+    def _event(self, channel: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._wake[channel].append(event)
+        return event
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                aconn = await psycopg.AsyncConnection.connect(self.settings.libpq_url, autocommit=True)
+                async with aconn:
+                    for channel in self._wake:
+                        await aconn.execute(f"LISTEN {channel}")
+                    async for note in aconn.notifies():
+                        for event in self._wake.get(note.channel, []):
+                            event.set()
+                        if stop.is_set():
+                            break
+            except (psycopg.OperationalError, OSError) as exc:
+                log.warning("LISTEN connection lost (%s); polling until it is back", exc)
+                await asyncio.sleep(1)
+
+    async def _loop(
+        self,
+        name: str,
+        stop: asyncio.Event,
+        wake: asyncio.Event | None,
+        step: Callable[[psycopg.Connection[Any]], Awaitable[bool]],
+    ) -> None:
+        """Run `step` while it finds work; otherwise sleep until woken or the poll interval."""
+        conn: psycopg.Connection[Any] | None = None
+        while not stop.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = await asyncio.to_thread(connect, self.settings)
+                if wake is not None:
+                    wake.clear()
+                busy = await step(conn)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                log.warning("%s: database connection problem (%s); retrying", name, exc)
+                conn = None
+                busy = False
+                await asyncio.sleep(0.5)
+            except Exception:
+                log.exception("%s: step failed; retrying", name)
+                if conn is not None and not conn.closed:
+                    with contextlib.suppress(Exception):
+                        conn.rollback()
+                busy = False
+                await asyncio.sleep(0.5)
+            if busy:
+                continue
+            waiters = [asyncio.ensure_future(stop.wait())]
+            if wake is not None:
+                waiters.append(asyncio.ensure_future(wake.wait()))
+            _, pending = await asyncio.wait(
+                waiters, timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+            for p in pending:
+                p.cancel()
+        if conn is not None:
+            conn.close()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        http = self._http or default_http_client()
+        graph = GraphClient(
+            self.settings.graph_api_url,
+            self.settings.whatsapp_access_token,
+            self.settings.whatsapp_phone_number_id,
+            http,
+        )
+        stale_after = timedelta(seconds=self.settings.stale_message_age)
+
+        async def split(conn: psycopg.Connection[Any]) -> bool:
+            r = await asyncio.to_thread(split_pending, conn, self.cipher)
+            self.counters.deliveries += r.deliveries
+            return r.deliveries > 0
+
+        async def process(conn: psycopg.Connection[Any]) -> bool:
+            r = await asyncio.to_thread(
+                process_pending, conn, self.cipher, now=self.now, stale_after=stale_after
+            )
+            self.counters.events += r.events
+            self.counters.replies += r.replies
+            return r.citizens > 0
+
+        async def send(conn: psycopg.Connection[Any]) -> bool:
+            r = await send_round(conn, self.cipher, graph, self.policy)
+            self.counters.sent += r.sent
+            if r.tokens == 0:
+                await asyncio.sleep(min(0.05, 1.0 / self.policy.send_rate))
+                return False
+            return r.claimed > 0
+
+        async def in_doubt(conn: psycopg.Connection[Any]) -> bool:
+            await asyncio.to_thread(requeue_in_doubt, conn, self.policy.in_doubt_after)
+            await asyncio.sleep(IN_DOUBT_CHECK_SECONDS)
+            return False
+
+        tasks = [
+            asyncio.create_task(self._listen(stop)),
+            asyncio.create_task(self._loop("split", stop, self._event(DELIVERIES_CHANNEL), split)),
+            *(
+                asyncio.create_task(
+                    self._loop(f"process-{i}", stop, self._event(INBOUND_CHANNEL), process)
+                )
+                for i in range(self.processors)
+            ),
+            asyncio.create_task(self._loop("send", stop, self._event(OUTBOX_CHANNEL), send)),
+            asyncio.create_task(self._loop("in-doubt", stop, None, in_doubt)),
+        ]
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if self._http is None:
+                await http.aclose()

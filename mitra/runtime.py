@@ -1,0 +1,93 @@
+"""Resolving settings into a running environment: the database (server or embedded), the demo
+defaults. Shared by every CLI command so they all behave alike."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from contextlib import contextmanager
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mitra.config import Settings, load_settings
+from mitra.crypto import generate_key
+from mitra.store.embedded import create_database, start_embedded_postgres
+
+log = logging.getLogger(__name__)
+
+DEMO_PHONE_NUMBER_ID = "106540352242922"
+
+
+def default_data_dir() -> Path:
+    configured = os.environ.get("MITRA_DATA_DIR")
+    if configured:
+        return Path(configured)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("mitra"))
+
+
+def demo_defaults(data_dir: Path, public_url: str) -> dict[str, str]:
+    """Settings the demo fills in when they are not set: secrets generated once into the data
+    directory (so a restarted demo can still read what it encrypted), the fake Graph API."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "demo-secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+    else:
+        stored = {
+            "MITRA_WHATSAPP_APP_SECRET": secrets.token_hex(16),
+            "MITRA_WHATSAPP_VERIFY_TOKEN": secrets.token_urlsafe(16),
+            "MITRA_WHATSAPP_ACCESS_TOKEN": "demo-" + secrets.token_urlsafe(24),
+            "MITRA_WHATSAPP_PHONE_NUMBER_ID": DEMO_PHONE_NUMBER_ID,
+            "MITRA_ENCRYPTION_KEYS": generate_key(),
+            "MITRA_LOOKUP_KEY": generate_key(),
+        }
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    return {
+        **stored,
+        "MITRA_DATA_DIR": str(data_dir),
+        "MITRA_PUBLIC_URL": public_url,
+        "MITRA_GRAPH_API_URL": public_url + "/fake-graph",
+        "MITRA_FAKE_GRAPH": "true",
+    }
+
+
+def apply_demo_defaults(data_dir: Path, public_url: str) -> None:
+    """Put demo defaults into the environment wherever a variable is not set explicitly."""
+    explicit_graph = "MITRA_GRAPH_API_URL" in os.environ
+    for name, value in demo_defaults(data_dir, public_url).items():
+        if name == "MITRA_FAKE_GRAPH" and explicit_graph:
+            continue
+        os.environ.setdefault(name, value)
+
+
+@contextmanager
+def database(settings: Settings, *, database_name: str = "mitra") -> Iterator[Settings]:
+    """Yield settings with a usable MITRA_DATABASE_URL; start an embedded PostgreSQL under the
+    data directory when none is configured (and stop it on exit)."""
+    if settings.database_url:
+        yield settings
+        return
+    admin_url, handle = start_embedded_postgres(settings.data_dir)
+    url = create_database(admin_url, database_name)
+    os.environ["MITRA_DATABASE_URL"] = url  # child processes (uvicorn workers) inherit it
+    try:
+        yield settings.model_copy(update={"database_url": url})
+    finally:
+        _stop(handle)
+
+
+def _stop(handle: Any) -> None:
+    try:
+        handle.cleanup()
+    except Exception:  # the server may already be gone; never mask the real exit reason
+        log.debug("embedded PostgreSQL cleanup failed", exc_info=True)
+
+
+def settings_from_env() -> Settings:
+    return load_settings()

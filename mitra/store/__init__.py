@@ -1,0 +1,1 @@
+"""PostgreSQL: the schema (models.py), migrations, the embedded server, connections."""

@@ -1,0 +1,1 @@
+"""The web process: webhook, health, (later) the console, the REST API and the simulator."""

@@ -1,0 +1,87 @@
+"""The ASGI application served by `mitra serve` (and by `mitra demo`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from mitra import __version__
+from mitra.config import Settings
+from mitra.crypto import FieldCipher
+from mitra.inbox.deliveries import DeliveryWriter
+from mitra.store.db import async_pool
+from mitra.whatsapp.webhook import webhook_routes
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/whatsapp"
+FAKE_GRAPH_PREFIX = "/fake-graph"
+
+
+def cipher_for(settings: Settings) -> FieldCipher:
+    return FieldCipher(settings.encryption_key_bytes, settings.lookup_key_bytes)
+
+
+def create_app(settings: Settings, *, fake_graph: Any = None) -> FastAPI:
+    """Build the app. `fake_graph` (a mitra.whatsapp.fake_graph.FakeGraph) is mounted under
+    /fake-graph when given: the demo points MITRA_GRAPH_API_URL there."""
+    cipher = cipher_for(settings)
+    state: dict[str, Any] = {}
+
+    async def store(body: bytes) -> None:
+        await state["writer"].store(cipher.encrypt(body, context=b"webhook"))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await async_pool(settings, min_size=2, max_size=8)
+        writer = DeliveryWriter(pool)
+        writer.start()
+        state.update(pool=pool, writer=writer)
+        try:
+            if fake_graph is not None:
+                async with fake_graph.app.router.lifespan_context(fake_graph.app):
+                    yield
+            else:
+                yield
+        finally:
+            await writer.stop()
+            await pool.close()
+
+    app = FastAPI(
+        title="Mitra",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+    )
+    for route in webhook_routes(
+        app_secret=settings.whatsapp_app_secret,
+        verify_token=settings.whatsapp_verify_token,
+        max_bytes=settings.webhook_max_bytes,
+        store=store,
+        path=WEBHOOK_PATH,
+    ):
+        app.router.routes.append(route)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz(request: Request) -> JSONResponse:
+        """200 when the process is up and the database answers; 503 otherwise."""
+        try:
+            async with asyncio.timeout(2):
+                async with state["pool"].connection() as conn:
+                    await conn.execute("SELECT 1")
+        except Exception as exc:
+            log.warning("health check: database unreachable: %s", type(exc).__name__)
+            return JSONResponse({"status": "database unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    if fake_graph is not None:
+        app.mount(FAKE_GRAPH_PREFIX, fake_graph.app)
+    return app

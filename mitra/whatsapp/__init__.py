@@ -1,0 +1,1 @@
+"""Everything Meta-specific. Nothing outside this package imports a Meta-shaped type."""
