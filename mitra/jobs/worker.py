@@ -108,7 +108,7 @@ class Worker:
         while not stop.is_set():
             try:
                 if conn is None or conn.closed:
-                    conn = await asyncio.to_thread(connect, self.settings)
+                    conn = await asyncio.to_thread(connect, self.settings, autocommit=True)
                 if wake is not None:
                     wake.clear()
                 busy = await step(conn)

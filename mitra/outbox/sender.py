@@ -10,6 +10,8 @@ between, the message is *in doubt*: Meta may or may not have it. Meta's status w
 echoes our `biz_opaque_callback_data`, settles most such messages (the splitter records the
 wamid); those still unsettled after MITRA_SEND_IN_DOUBT_AFTER seconds are sent again, the one
 place a duplicate can arise (docs/decisions/0001-inbox-is-the-queue.md).
+
+Functions here take an autocommit connection and open their own transactions.
 """
 
 from __future__ import annotations
@@ -373,17 +375,6 @@ async def send_round(
     result.outcomes = outcomes
     await run_sync(record_outcomes, conn, claims, outcomes, result)
     return result
-
-
-def seconds_until_next_due(conn: psycopg.Connection[Any]) -> float | None:
-    row = conn.execute(
-        "SELECT extract(epoch FROM min(next_attempt_at) - now()) AS wait FROM outbound_messages"
-        " WHERE status = 'queued'"
-    ).fetchone()
-    conn.commit()
-    if row is None or row["wait"] is None:
-        return None
-    return max(0.0, float(row["wait"]))
 
 
 __all__ = [

@@ -1,0 +1,112 @@
+"""An in-process Mitra: the real app, the real worker and the fake Graph API, talking HTTP
+through in-process transports. Tests read it like a chat: `await chat.say(wa, "Hi")`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from mitra.config import Settings
+from mitra.jobs.worker import Worker
+from mitra.web.app import WEBHOOK_PATH, create_app
+from mitra.whatsapp.fake_graph import FakeGraph, FakeGraphConfig, SentMessage, create_fake_graph_app
+from tests.conftest import ACCESS_TOKEN, APP_SECRET, PHONE_NUMBER_ID
+
+MITRA_BASE = "http://mitra.test"
+GRAPH_BASE = "http://fake-graph.test"
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.02)
+
+
+def body_text(m: SentMessage) -> str:
+    b = m.body
+    if b.get("type") == "text":
+        return str(b["text"]["body"])
+    if b.get("type") == "interactive":
+        return str(b["interactive"]["body"]["text"])
+    return ""
+
+
+def choices(m: SentMessage) -> list[tuple[str, str]]:
+    """(id, title) of the buttons or list rows offered in a message."""
+    inter = m.body.get("interactive") or {}
+    if inter.get("type") == "button":
+        return [(b["reply"]["id"], b["reply"]["title"]) for b in inter["action"]["buttons"]]
+    if inter.get("type") == "list":
+        return [(r["id"], r["title"]) for s in inter["action"]["sections"] for r in s["rows"]]
+    return []
+
+
+@dataclass
+class Chat:
+    fake: FakeGraph
+    worker: Worker
+    mitra_http: httpx.AsyncClient
+
+    def received(self, wa_id: str) -> list[SentMessage]:
+        return self.fake.sent(to=wa_id)
+
+    async def say(self, wa_id: str, text: str, *, expect: int = 1) -> list[SentMessage]:
+        """The citizen sends text; wait for `expect` new replies and return them."""
+        before = len(self.received(wa_id))
+        sim = await self.fake.simulate_text(wa_id, text)
+        assert sim.status == 200
+        return await self.replies_after(wa_id, before, expect)
+
+    async def tap(self, wa_id: str, reply_id: str, title: str, *, list_reply: bool, expect: int = 1) -> list[SentMessage]:
+        before = len(self.received(wa_id))
+        sim = await self.fake.simulate_reply(wa_id, reply_id, title, list_reply=list_reply)
+        assert sim.status == 200
+        return await self.replies_after(wa_id, before, expect)
+
+    async def replies_after(self, wa_id: str, before: int, expect: int) -> list[SentMessage]:
+        await eventually(lambda: len(self.received(wa_id)) >= before + expect, what=f"{expect} replies")
+        return self.received(wa_id)[before:]
+
+    async def post(self, payload: bytes, headers: dict[str, str]) -> httpx.Response:
+        return await self.mitra_http.post(WEBHOOK_PATH, content=payload, headers=headers)
+
+
+@contextlib.asynccontextmanager
+async def running_mitra(settings: Settings, **fake_options: Any) -> AsyncIterator[Chat]:
+    settings = settings.model_copy(update={"graph_api_url": GRAPH_BASE})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        mitra_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=MITRA_BASE)
+        fake = create_fake_graph_app(
+            FakeGraphConfig(
+                phone_number_id=PHONE_NUMBER_ID,
+                access_token=ACCESS_TOKEN,
+                app_secret=APP_SECRET,
+                webhook_url=MITRA_BASE + WEBHOOK_PATH,
+                **fake_options,
+            ),
+            http=mitra_http,
+        )
+        await fake.start()
+        graph_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=fake.app), base_url=GRAPH_BASE)
+        worker = Worker(settings, http=graph_http)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            yield Chat(fake, worker, mitra_http)
+            # Fitness: nothing Mitra sent in any test broke WhatsApp's limits.
+            invalid = {c: n for c, n in fake.stats.rejected.items() if c in (100, 131009)}
+            assert not invalid, f"Mitra sent invalid payloads: {invalid}"
+        finally:
+            stop.set()
+            await task
+            await fake.aclose()
+            await graph_http.aclose()
+            await mitra_http.aclose()

@@ -1,0 +1,158 @@
+"""A citizen's message through the real pipeline: webhook → store → split → process →
+outbox → sender → (fake) Graph API, and statuses back."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from mitra.whatsapp import envelopes
+from mitra.whatsapp.signature import sign
+from tests.conftest import APP_SECRET, PHONE_NUMBER_ID
+from tests.harness import body_text, choices, eventually, running_mitra
+
+LAKSHMI = "919876543210"
+RAVI = "919849012345"
+
+
+def signed(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    body = orjson.dumps(payload)
+    return body, {"X-Hub-Signature-256": sign(body, APP_SECRET), "content-type": "application/json"}
+
+
+async def test_hi_then_telugu_gives_the_department_menu_in_telugu(settings: Any, db: Any) -> None:
+    async with running_mitra(settings) as chat:
+        # Citizen says Hi; Mitra explains what it keeps and why, and offers languages.
+        [consent] = await chat.say(LAKSHMI, "Hi")
+        assert "DPDP" in body_text(consent)
+        assert [title for _, title in choices(consent)] == ["తెలుగు", "English"]
+
+        # Citizen picks తెలుగు; Mitra lists the departments in Telugu.
+        [menu] = await chat.tap(LAKSHMI, "lang:te", "తెలుగు", list_reply=False)
+        titles = [title for _, title in choices(menu)]
+        assert "రెవెన్యూ" in titles and "విద్యుత్" in titles and len(titles) == 8
+
+        # The choice is remembered: "menu" later answers in Telugu without asking again.
+        [again] = await chat.say(LAKSHMI, "menu")
+        assert choices(again) == choices(menu)
+
+    row = db.execute("SELECT language, consent_at FROM citizens").fetchone()
+    assert row["language"] == "te" and row["consent_at"] is not None
+
+
+async def test_the_same_message_delivered_three_times_is_answered_once(settings: Any, db: Any) -> None:
+    async with running_mitra(settings) as chat:
+        payload = envelopes.text_envelope(LAKSHMI, "Hi", phone_number_id=PHONE_NUMBER_ID)
+        body, headers = signed(payload)
+        for _ in range(3):
+            assert (await chat.post(body, headers)).status_code == 200
+        # And once more inside a batch with a new message from someone else.
+        batch = envelopes.envelope(
+            [
+                payload["entry"][0]["changes"][0]["value"],
+                envelopes.text_envelope(RAVI, "Hi", phone_number_id=PHONE_NUMBER_ID)["entry"][0][
+                    "changes"
+                ][0]["value"],
+            ]
+        )
+        body, headers = signed(batch)
+        assert (await chat.post(body, headers)).status_code == 200
+        await eventually(lambda: len(chat.received(RAVI)) == 1, what="Ravi's reply")
+        await eventually(lambda: chat.worker.counters.deliveries >= 4, what="all deliveries split")
+        time.sleep(0.3)
+        assert len(chat.received(LAKSHMI)) == 1
+    assert db.execute("SELECT count(*) AS n FROM inbound_events").fetchone()["n"] == 2
+
+
+async def test_a_batch_from_many_citizens_answers_each_of_them(settings: Any, db: Any) -> None:
+    async with running_mitra(settings) as chat:
+        citizens = [f"9190000{i:05d}" for i in range(40)]
+        values = [
+            envelopes.text_envelope(wa, "Hi", phone_number_id=PHONE_NUMBER_ID)["entry"][0]["changes"][0][
+                "value"
+            ]
+            for wa in citizens
+        ]
+        body, headers = signed(envelopes.envelope(values))
+        assert (await chat.post(body, headers)).status_code == 200
+        await eventually(
+            lambda: all(len(chat.received(wa)) == 1 for wa in citizens), what="every citizen answered"
+        )
+
+
+async def test_a_message_type_mitra_cannot_read_gets_a_polite_reply(settings: Any, db: Any) -> None:
+    async with running_mitra(settings) as chat:
+        await chat.say(LAKSHMI, "Hi")
+        await chat.tap(LAKSHMI, "lang:en", "English", list_reply=False)
+        sticker = envelopes.envelope(
+            [
+                envelopes.messages_value(
+                    [envelopes.contact(LAKSHMI, "Lakshmi")],
+                    [
+                        envelopes.message(
+                            "sticker",
+                            {"id": "1234", "mime_type": "image/webp", "sha256": "abc", "animated": False},
+                            wa_id=LAKSHMI,
+                        )
+                    ],
+                    phone_number_id=PHONE_NUMBER_ID,
+                )
+            ]
+        )
+        body, headers = signed(sticker)
+        before = len(chat.received(LAKSHMI))
+        assert (await chat.post(body, headers)).status_code == 200
+        [reply] = await chat.replies_after(LAKSHMI, before, 1)
+        assert "cannot read that kind of message" in body_text(reply)
+
+
+async def test_messages_older_than_the_stale_age_are_recorded_not_answered(settings: Any, db: Any) -> None:
+    async with running_mitra(settings) as chat:
+        old = int(time.time()) - settings.stale_message_age - 60
+        body, headers = signed(
+            envelopes.text_envelope(LAKSHMI, "Hi", phone_number_id=PHONE_NUMBER_ID, timestamp=old)
+        )
+        assert (await chat.post(body, headers)).status_code == 200
+
+        def recorded() -> bool:
+            row = db.execute("SELECT outcome FROM inbound_events").fetchone()
+            db.commit()
+            return row is not None and row["outcome"] == "stale"
+
+        await eventually(recorded, what="the stale message to be recorded")
+        time.sleep(0.2)
+        assert chat.received(LAKSHMI) == []
+
+
+async def test_statuses_reach_the_outbox_and_only_move_forward(settings: Any, db: Any) -> None:
+    async with running_mitra(settings) as chat:
+        [consent] = await chat.say(LAKSHMI, "Hi")
+
+        def status() -> str:
+            row = db.execute(
+                "SELECT status, wamid, delivered_at, read_at FROM outbound_messages"
+            ).fetchone()
+            db.commit()
+            return str(row["status"])
+
+        await eventually(lambda: status() == "read", what="the fake's statuses to arrive")
+        row = db.execute("SELECT wamid, delivered_at, read_at FROM outbound_messages").fetchone()
+        assert row["wamid"] == consent.wamid and row["delivered_at"] and row["read_at"]
+
+        # A late, duplicated "delivered" and then a "failed" out of order: read stays read? No —
+        # failed is terminal and wins; a later delivered changes nothing.
+        late = [
+            envelopes.status(consent.wamid, "delivered", recipient_id=LAKSHMI),
+            envelopes.status(consent.wamid, "delivered", recipient_id=LAKSHMI),
+        ]
+        body, headers = signed(
+            envelopes.envelope([envelopes.statuses_value(late, phone_number_id=PHONE_NUMBER_ID)])
+        )
+        assert (await chat.post(body, headers)).status_code == 200
+        time.sleep(0.3)
+        await eventually(lambda: chat.worker.counters.deliveries >= 5, what="split")
+        assert status() == "read"
+    n = db.execute("SELECT count(*) AS n FROM message_statuses").fetchone()["n"]
+    assert n == 3  # sent, delivered, read: each once, however often it arrived
