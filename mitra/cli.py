@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -20,7 +19,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-bench_app = typer.Typer(help="Benchmarks that print figures (throughput, latency).", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks that print figures (throughput, latency).", no_args_is_help=True
+)
 app.add_typer(bench_app, name="bench")
 console = Console()
 err = Console(stderr=True)
@@ -171,13 +172,11 @@ def fake_graph(
         webhook_url=webhook_url,
         rate=rate,
     )
-    console.print(f"Fake Graph API on http://{host}:{port} (phone number id {config.phone_number_id})")
+    console.print(
+        f"Fake Graph API on http://{host}:{port} (phone number id {config.phone_number_id})"
+    )
     serve_fake_graph(config, host, port)
 
 
-def main() -> None:  # pragma: no cover - console entry point alias
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    app()

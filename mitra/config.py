@@ -26,7 +26,9 @@ class ConfigError(Exception):
 def decode_key(text: str) -> bytes:
     """A 32-byte key written as URL-safe base64 (44 characters with padding)."""
     try:
-        raw = base64.urlsafe_b64decode(text.strip().encode() + b"==="[: (4 - len(text.strip()) % 4) % 4])
+        raw = base64.urlsafe_b64decode(
+            text.strip().encode() + b"==="[: (4 - len(text.strip()) % 4) % 4]
+        )
     except (binascii.Error, ValueError) as exc:
         raise ValueError("not base64") from exc
     if len(raw) != 32:

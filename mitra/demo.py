@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -29,6 +31,14 @@ def fake_graph_for(settings: Settings) -> Any:
             rate=settings.send_rate,
         )
     )
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the demo stops server and worker together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def run_demo(host: str, port: int) -> None:
@@ -59,17 +69,16 @@ async def _serve_all(settings: Settings, host: str, port: int) -> None:
 
     fake = fake_graph_for(settings) if settings.fake_graph else None
     app = create_app(settings, fake_graph=fake)
-    server = uvicorn.Server(
+    server = _QuietServer(
         uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
 
     serving = asyncio.create_task(server.serve())
-    while not server.started and not serving.done():
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.05)
     if serving.done():
         await serving
@@ -96,7 +105,7 @@ def _print_welcome(settings: Settings) -> None:
             "",
             "Say Hi as a citizen:",
             f"  curl -s -X POST {fake}/_fake/simulate -H 'content-type: application/json' \\",
-            "       -d '{\"wa_id\": \"919876543210\", \"name\": \"Lakshmi\", \"text\": \"Hi\"}'",
+            '       -d \'{"wa_id": "919876543210", "name": "Lakshmi", "text": "Hi"}\'',
             "See what Mitra answered:",
             f"  curl -s '{fake}/_fake/messages?to=919876543210'",
         ]

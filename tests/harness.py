@@ -64,15 +64,35 @@ class Chat:
         assert sim.status == 200
         return await self.replies_after(wa_id, before, expect)
 
-    async def tap(self, wa_id: str, reply_id: str, title: str, *, list_reply: bool, expect: int = 1) -> list[SentMessage]:
+    async def tap(
+        self, wa_id: str, reply_id: str, title: str, *, list_reply: bool, expect: int = 1
+    ) -> list[SentMessage]:
         before = len(self.received(wa_id))
         sim = await self.fake.simulate_reply(wa_id, reply_id, title, list_reply=list_reply)
         assert sim.status == 200
         return await self.replies_after(wa_id, before, expect)
 
     async def replies_after(self, wa_id: str, before: int, expect: int) -> list[SentMessage]:
-        await eventually(lambda: len(self.received(wa_id)) >= before + expect, what=f"{expect} replies")
+        await eventually(
+            lambda: len(self.received(wa_id)) >= before + expect, what=f"{expect} replies"
+        )
         return self.received(wa_id)[before:]
+
+    async def settled(self, db: Any) -> None:
+        """Wait until every stored delivery is split, every event processed and every reply
+        sent: after this, nothing more will reach the fake unless something new arrives."""
+
+        def idle() -> bool:
+            row = db.execute(
+                "SELECT (SELECT count(*) FROM webhook_deliveries WHERE split_at IS NULL)"
+                " + (SELECT count(*) FROM inbound_events WHERE processed_at IS NULL)"
+                " + (SELECT count(*) FROM outbound_messages WHERE status IN ('queued', 'sending'))"
+                " AS busy"
+            ).fetchone()
+            db.commit()
+            return int(row["busy"]) == 0
+
+        await eventually(idle, what="the pipeline to settle")
 
     async def post(self, payload: bytes, headers: dict[str, str]) -> httpx.Response:
         return await self.mitra_http.post(WEBHOOK_PATH, content=payload, headers=headers)
@@ -95,7 +115,9 @@ async def running_mitra(settings: Settings, **fake_options: Any) -> AsyncIterato
             http=mitra_http,
         )
         await fake.start()
-        graph_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=fake.app), base_url=GRAPH_BASE)
+        graph_http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=fake.app), base_url=GRAPH_BASE
+        )
         worker = Worker(settings, http=graph_http)
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop))

@@ -35,7 +35,11 @@ def count_deliveries(db: Any) -> int:
 async def test_handshake_echoes_the_challenge_for_the_right_token(client: Any) -> None:
     r = await client.get(
         PATH,
-        params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"},
+        params={
+            "hub.mode": "subscribe",
+            "hub.verify_token": VERIFY_TOKEN,
+            "hub.challenge": "1158201444",
+        },
     )
     assert r.status_code == 200
     assert r.text == "1158201444"
@@ -67,7 +71,9 @@ async def test_a_signed_update_is_stored_encrypted_before_200(client: Any, db: A
 
 
 async def test_missing_signature_is_401_and_stores_nothing(client: Any, db: Any) -> None:
-    body = orjson.dumps(envelopes.text_envelope("919876543210", "Hi", phone_number_id=PHONE_NUMBER_ID))
+    body = orjson.dumps(
+        envelopes.text_envelope("919876543210", "Hi", phone_number_id=PHONE_NUMBER_ID)
+    )
     r = await client.post(PATH, content=body, headers={"content-type": "application/json"})
     assert r.status_code == 401
     assert "X-Hub-Signature-256" in r.json()["error"]
@@ -75,7 +81,9 @@ async def test_missing_signature_is_401_and_stores_nothing(client: Any, db: Any)
 
 
 async def test_forged_signature_is_403_and_stores_nothing(client: Any, db: Any) -> None:
-    body = orjson.dumps(envelopes.text_envelope("919876543210", "Hi", phone_number_id=PHONE_NUMBER_ID))
+    body = orjson.dumps(
+        envelopes.text_envelope("919876543210", "Hi", phone_number_id=PHONE_NUMBER_ID)
+    )
     r = await client.post(PATH, content=body, headers=signed(body, "not-the-secret"))
     assert r.status_code == 403
     assert count_deliveries(db) == 0
@@ -93,9 +101,16 @@ async def test_signature_is_over_the_raw_bytes_not_reserialised_json(client: Any
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"object":"page","entry":[]}', b'{"object":"whatsapp_business_account"}'],
+    [
+        b"not json",
+        b"[]",
+        b'{"object":"page","entry":[]}',
+        b'{"object":"whatsapp_business_account"}',
+    ],
 )
-async def test_malformed_bodies_are_400_and_store_nothing(client: Any, db: Any, body: bytes) -> None:
+async def test_malformed_bodies_are_400_and_store_nothing(
+    client: Any, db: Any, body: bytes
+) -> None:
     r = await client.post(PATH, content=body, headers=signed(body))
     assert r.status_code == 400
     assert r.json()["error"]
@@ -103,7 +118,11 @@ async def test_malformed_bodies_are_400_and_store_nothing(client: Any, db: Any, 
 
 
 async def test_oversized_body_is_413(client: Any, db: Any, settings: Any) -> None:
-    body = b'{"object":"whatsapp_business_account","entry":[],"pad":"' + b"x" * settings.webhook_max_bytes + b'"}'
+    body = (
+        b'{"object":"whatsapp_business_account","entry":[],"pad":"'
+        + b"x" * settings.webhook_max_bytes
+        + b'"}'
+    )
     r = await client.post(PATH, content=body, headers=signed(body))
     assert r.status_code == 413
     assert count_deliveries(db) == 0

@@ -47,7 +47,9 @@ class Session:
     def from_dict(cls, d: dict[str, Any] | None) -> Session:
         if not d:
             return cls()
-        return cls(d.get("language"), bool(d.get("consented")), d.get("state", "new"), d.get("data") or {})
+        return cls(
+            d.get("language"), bool(d.get("consented")), d.get("state", "new"), d.get("data") or {}
+        )
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,9 @@ class Turn:
 
 
 def _language_buttons(body: str) -> OutboundMessage:
-    return messages.reply_buttons(body, [(f"lang:{code}", LANGUAGE_NAMES[code]) for code in LANGUAGES])
+    return messages.reply_buttons(
+        body, [(f"lang:{code}", LANGUAGE_NAMES[code]) for code in LANGUAGES]
+    )
 
 
 def consent_prompt() -> OutboundMessage:

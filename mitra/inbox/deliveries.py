@@ -27,7 +27,9 @@ INSERT = (
 
 
 class DeliveryWriter:
-    def __init__(self, pool: AsyncConnectionPool, *, writers: int = 3, max_batch: int = 512) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, *, writers: int = 3, max_batch: int = 512
+    ) -> None:
         self._pool = pool
         self._queue: asyncio.Queue[tuple[bytes, asyncio.Future[None]]] = asyncio.Queue()
         self._writers = writers

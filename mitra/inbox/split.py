@@ -102,7 +102,11 @@ def resolve_citizens(
             if user_hash and not row["user_id_hash"]:
                 conn.execute(
                     "UPDATE citizens SET user_id_hash = %s, user_id_enc = %s WHERE id = %s",
-                    (user_hash, cipher.encrypt(sender.user_id or "", context=b"user_id"), citizen_id),
+                    (
+                        user_hash,
+                        cipher.encrypt(sender.user_id or "", context=b"user_id"),
+                        citizen_id,
+                    ),
                 )
                 row["user_id_hash"] = user_hash
             if wa_hash and not row["wa_id_hash"]:
@@ -158,14 +162,21 @@ def _apply_statuses(
               sent_at = coalesce(sent_at, %(at)s),
               delivered_at = CASE WHEN %(status)s IN ('delivered', 'read')
                 THEN coalesce(delivered_at, %(at)s) ELSE delivered_at END,
-              read_at = CASE WHEN %(status)s = 'read' THEN coalesce(read_at, %(at)s) ELSE read_at END,
+              read_at = CASE WHEN %(status)s = 'read'
+                THEN coalesce(read_at, %(at)s) ELSE read_at END,
               failed_at = CASE WHEN %(status)s = 'failed' THEN %(at)s ELSE failed_at END,
               error_code = CASE WHEN %(status)s = 'failed' THEN %(code)s ELSE error_code END
             WHERE (wamid = %(wamid)s OR (id = %(id)s AND (wamid IS NULL OR wamid = %(wamid)s)))
               AND status NOT IN ('abandoned')
             """,
-            {"wamid": s.wamid, "rank": rank, "status": s.status, "at": s.at, "code": code,
-             "id": outbound_id},
+            {
+                "wamid": s.wamid,
+                "rank": rank,
+                "status": s.status,
+                "at": s.at,
+                "code": code,
+                "id": outbound_id,
+            },
         )
     result.statuses += len(fresh)
 
@@ -176,7 +187,9 @@ def split_pending(
     """Split up to `batch` stored deliveries in one transaction. Commits."""
     result = SplitResult()
     with conn.transaction():
-        locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok", (SPLITTER_LOCK,)).fetchone()
+        locked = conn.execute(
+            "SELECT pg_try_advisory_xact_lock(%s) AS ok", (SPLITTER_LOCK,)
+        ).fetchone()
         if not locked or not locked["ok"]:
             return result
         deliveries = conn.execute(
@@ -256,6 +269,7 @@ def split_pending(
         for delivery_id, reason in malformed:
             log.warning("delivery %s could not be split: %s", delivery_id, reason)
             conn.execute(
-                "UPDATE webhook_deliveries SET split_error = %s WHERE id = %s", (reason, delivery_id)
+                "UPDATE webhook_deliveries SET split_error = %s WHERE id = %s",
+                (reason, delivery_id),
             )
     return result

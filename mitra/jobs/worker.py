@@ -83,7 +83,9 @@ class Worker:
     async def _listen(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                aconn = await psycopg.AsyncConnection.connect(self.settings.libpq_url, autocommit=True)
+                aconn = await psycopg.AsyncConnection.connect(
+                    self.settings.libpq_url, autocommit=True
+                )
                 async with aconn:
                     for channel in self._wake:
                         await aconn.execute(f"LISTEN {channel}")
@@ -111,7 +113,7 @@ class Worker:
                     conn = await asyncio.to_thread(connect, self.settings, autocommit=True)
                 if wake is not None:
                     wake.clear()
-                busy = await step(conn)
+                busy = await step(conn)  # type: ignore[arg-type]
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 log.warning("%s: database connection problem (%s); retrying", name, exc)
                 conn = None

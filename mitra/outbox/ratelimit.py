@@ -35,7 +35,9 @@ def take(conn: psycopg.Connection[Any], name: str, want: int, *, rate: float, bu
             " ON CONFLICT DO NOTHING",
             (name, burst),
         )
-        row = conn.execute(_TAKE, {"name": name, "want": want, "rate": rate, "burst": burst}).fetchone()
+        row = conn.execute(
+            _TAKE, {"name": name, "want": want, "rate": rate, "burst": burst}
+        ).fetchone()
     return int(row["granted"]) if row else 0
 
 

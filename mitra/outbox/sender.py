@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -157,13 +156,17 @@ def claim_round(
                 wait = (1 - allowance) * policy.citizen_interval
                 deferred.append((wait, rows[0]["id"]))
                 continue
-            in_window = person["last_inbound_at"] is not None and now - person["last_inbound_at"] < WINDOW
+            in_window = (
+                person["last_inbound_at"] is not None and now - person["last_inbound_at"] < WINDOW
+            )
             take: list[tuple[int, str, dict[str, Any]]] = []
             for row in rows[: min(PER_CITIZEN_PER_ROUND, int(allowance), budget)]:
                 if row["kind"] != "template" and not in_window:
                     abandon.append(("outside the 24-hour customer-service window", row["id"]))
                     continue
-                take.append((row["id"], row["kind"], decode_payload(cipher, bytes(row["payload_enc"]))))
+                take.append(
+                    (row["id"], row["kind"], decode_payload(cipher, bytes(row["payload_enc"])))
+                )
             if not take:
                 continue
             claims.append(
@@ -197,13 +200,14 @@ def claim_round(
                 )
             if deferred:
                 cur.executemany(
-                    "UPDATE outbound_messages SET next_attempt_at = now() + make_interval(secs => %s)"
-                    " WHERE id = %s",
+                    "UPDATE outbound_messages"
+                    " SET next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s",
                     deferred,
                 )
             if abandon:
                 cur.executemany(
-                    "UPDATE outbound_messages SET status = 'abandoned', error_detail = %s WHERE id = %s",
+                    "UPDATE outbound_messages SET status = 'abandoned', error_detail = %s"
+                    " WHERE id = %s",
                     abandon,
                 )
         abandoned = len(abandon)
@@ -307,13 +311,14 @@ def record_outcomes(
         if retry:
             cur.executemany(
                 "UPDATE outbound_messages SET status = 'queued', error_code = %s,"
-                " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s AND status = 'sending'",
+                " next_attempt_at = now() + make_interval(secs => %s)"
+                " WHERE id = %s AND status = 'sending'",
                 [(code, delay, oid) for delay, code, oid in retry],
             )
         if give_up:
             cur.executemany(
-                "UPDATE outbound_messages SET status = 'abandoned', error_code = %s, error_detail = %s,"
-                " failed_at = now() WHERE id = %s AND status = 'sending'",
+                "UPDATE outbound_messages SET status = 'abandoned', error_code = %s,"
+                " error_detail = %s, failed_at = now() WHERE id = %s AND status = 'sending'",
                 give_up,
             )
         if paused_citizens:
@@ -358,7 +363,12 @@ async def send_round(
     result = RoundResult()
     burst = max(1.0, policy.send_rate)
     tokens = await run_sync(
-        ratelimit.take, conn, ratelimit.NUMBER_BUCKET, policy.round_size, rate=policy.send_rate, burst=burst
+        ratelimit.take,
+        conn,
+        ratelimit.NUMBER_BUCKET,
+        policy.round_size,
+        rate=policy.send_rate,
+        burst=burst,
     )
     result.tokens = tokens
     if tokens <= 0:
@@ -368,7 +378,9 @@ async def send_round(
     claimed = sum(len(c.rows) for c in claims)
     result.claimed = claimed
     if tokens > claimed:
-        await run_sync(ratelimit.give_back, conn, ratelimit.NUMBER_BUCKET, tokens - claimed, burst=burst)
+        await run_sync(
+            ratelimit.give_back, conn, ratelimit.NUMBER_BUCKET, tokens - claimed, burst=burst
+        )
     if not claims:
         return result
     outcomes = await send_claims(graph, claims)

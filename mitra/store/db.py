@@ -20,7 +20,9 @@ def connect(settings: Settings, **kwargs: Any) -> psycopg.Connection[dict[str, A
     return psycopg.connect(settings.libpq_url, row_factory=dict_row, **kwargs)
 
 
-async def async_pool(settings: Settings, *, min_size: int = 1, max_size: int = 8) -> AsyncConnectionPool:
+async def async_pool(
+    settings: Settings, *, min_size: int = 1, max_size: int = 8
+) -> AsyncConnectionPool:
     pool: AsyncConnectionPool = AsyncConnectionPool(
         settings.libpq_url,
         min_size=min_size,

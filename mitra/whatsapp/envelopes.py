@@ -18,15 +18,11 @@ def new_wamid() -> str:
     return "wamid." + uuid.uuid4().hex.upper()
 
 
-def envelope(
-    values: list[dict[str, Any]], *, waba_id: str = DEFAULT_WABA_ID
-) -> dict[str, Any]:
+def envelope(values: list[dict[str, Any]], *, waba_id: str = DEFAULT_WABA_ID) -> dict[str, Any]:
     """One POST body: one entry, one `messages` change per value."""
     return {
         "object": "whatsapp_business_account",
-        "entry": [
-            {"id": waba_id, "changes": [{"field": "messages", "value": v} for v in values]}
-        ],
+        "entry": [{"id": waba_id, "changes": [{"field": "messages", "value": v} for v in values]}],
     }
 
 
@@ -34,7 +30,9 @@ def _metadata(phone_number_id: str, display_phone_number: str) -> dict[str, str]
     return {"display_phone_number": display_phone_number, "phone_number_id": phone_number_id}
 
 
-def contact(wa_id: str | None, name: str | None = None, user_id: str | None = None) -> dict[str, Any]:
+def contact(
+    wa_id: str | None, name: str | None = None, user_id: str | None = None
+) -> dict[str, Any]:
     c: dict[str, Any] = {"profile": {"name": name or ""}}
     if wa_id is not None:
         c["wa_id"] = wa_id
