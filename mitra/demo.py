@@ -100,14 +100,15 @@ def _print_welcome(settings: Settings) -> None:
         f"Data           {settings.data_dir}",
     ]
     if settings.fake_graph:
-        lines += [
-            f"Fake WhatsApp  {fake}",
-            "",
+        lines.append(f"Fake WhatsApp  {fake}")
+    console.print(Panel("\n".join(lines), title="Mitra demo is running", expand=False))
+    if settings.fake_graph:
+        say = '{"wa_id": "919876543210", "name": "Lakshmi", "text": "Hi"}'
+        for line in (
             "Say Hi as a citizen:",
-            f"  curl -s -X POST {fake}/_fake/simulate -H 'content-type: application/json' \\",
-            '       -d \'{"wa_id": "919876543210", "name": "Lakshmi", "text": "Hi"}\'',
+            f"  curl -s -X POST {fake}/_fake/simulate -H 'content-type: application/json' -d '{say}'",
             "See what Mitra answered:",
             f"  curl -s '{fake}/_fake/messages?to=919876543210'",
-        ]
-    lines += ["", "Press Ctrl+C to stop."]
-    console.print(Panel("\n".join(lines), title="Mitra demo is running", expand=False))
+        ):
+            console.print(line, soft_wrap=True, highlight=False, markup=False)
+    console.print("Press Ctrl+C to stop.")
