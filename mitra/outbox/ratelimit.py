@@ -55,8 +55,11 @@ def pause(conn: psycopg.Connection[Any], name: str, seconds: float) -> None:
     """Stop granting tokens for `seconds` (after 130429 or an app-level rate limit)."""
     with conn.transaction():
         conn.execute(
-            "UPDATE rate_buckets SET tokens = 0, updated_at = clock_timestamp(),"
-            " paused_until = greatest(coalesce(paused_until, clock_timestamp()),"
-            " clock_timestamp() + make_interval(secs => %s)) WHERE name = %s",
-            (seconds, name),
+            "INSERT INTO rate_buckets AS b (name, tokens, updated_at, paused_until)"
+            " VALUES (%(name)s, 0, clock_timestamp(),"
+            " clock_timestamp() + make_interval(secs => %(secs)s))"
+            " ON CONFLICT (name) DO UPDATE SET tokens = 0, updated_at = clock_timestamp(),"
+            " paused_until = greatest(coalesce(b.paused_until, clock_timestamp()),"
+            " clock_timestamp() + make_interval(secs => %(secs)s))",
+            {"name": name, "secs": seconds},
         )
