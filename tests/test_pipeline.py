@@ -163,3 +163,19 @@ async def test_statuses_reach_the_outbox_and_only_move_forward(settings: Any, db
         assert status() == "read"
     n = db.execute("SELECT count(*) AS n FROM message_statuses").fetchone()["n"]
     assert n == 3  # sent, delivered, read: each once, however often it arrived
+
+
+async def test_a_bug_in_the_engine_gets_an_apology_not_silence_or_a_trace(
+    settings: Any, db: Any, monkeypatch: Any
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("mitra.inbox.process.handle", broken)
+    async with running_mitra(settings) as chat:
+        [reply] = await chat.say(LAKSHMI, "Hi")
+        assert "పొరపాటు" in body_text(reply)
+        assert "Traceback" not in body_text(reply) and "bug" not in body_text(reply)
+        # The citizen's queue is not blocked: the next message is handled too.
+        [again] = await chat.say(LAKSHMI, "Hi")
+        assert "పొరపాటు" in body_text(again)

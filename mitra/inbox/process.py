@@ -20,8 +20,10 @@ import orjson
 import psycopg
 
 from mitra.conversation.engine import Session, Turn, handle
+from mitra.conversation.locale import t
 from mitra.crypto import FieldCipher
 from mitra.outbox.queue import enqueue
+from mitra.whatsapp import messages
 from mitra.whatsapp.events import InboundMessage, event_from_dict
 from mitra.whatsapp.messages import OutboundMessage
 
@@ -55,10 +57,11 @@ def process_pending(
     now: Callable[[], datetime],
     stale_after: timedelta,
     batch: int = 100,
-    engine: Engine = handle,
+    engine: Engine | None = None,
 ) -> ProcessResult:
     """Process the pending events of up to `batch` citizens in one transaction. Commits."""
     result = ProcessResult()
+    run_engine = engine or handle
     with conn.transaction():
         citizens = conn.execute(
             "SELECT id, session_enc FROM citizens WHERE has_pending"
@@ -94,11 +97,13 @@ def process_pending(
                 )
                 assert isinstance(event, InboundMessage)
                 try:
-                    turn = engine(session, event, clock)
+                    turn = run_engine(session, event, clock)
                 except Exception:
-                    # A bug must not block this citizen's queue forever nor reach them as a trace.
+                    # A bug must not block this citizen's queue nor reach them as a trace.
                     log.exception("engine failed on event %s", e["id"])
                     outcomes.append((e["id"], "error"))
+                    apology = messages.text(t(session.language or "te", "something_wrong"))
+                    replies.append((citizen["id"], apology, e["id"]))
                     continue
                 session = turn.session
                 replies.extend((citizen["id"], r, e["id"]) for r in turn.replies)
