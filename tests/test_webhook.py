@@ -106,6 +106,12 @@ async def test_signature_is_over_the_raw_bytes_not_reserialised_json(client: Any
         b"[]",
         b'{"object":"page","entry":[]}',
         b'{"object":"whatsapp_business_account"}',
+        # a message without an id, and one with a timestamp that is not a number
+        b'{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages",'
+        b'"value":{"messages":[{"from":"91987","timestamp":"1","type":"text","text":{"body":"x"}}]}}]}]}',
+        b'{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages",'
+        b'"value":{"messages":[{"from":"91987","id":"wamid.1","timestamp":"soon","type":"text",'
+        b'"text":{"body":"x"}}]}}]}]}',
     ],
 )
 async def test_malformed_bodies_are_400_and_store_nothing(
