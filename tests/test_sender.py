@@ -209,3 +209,21 @@ def test_claims_are_exclusive_between_concurrent_senders(
     assert len(all_ids) == len(set(all_ids)) == 120
     citizens = [c.citizen_id for claims in claimed for c in claims]
     assert len(citizens) == len(set(citizens)) == 60
+
+
+def test_replies_go_ahead_of_bulk(settings: Any, db: Any, cipher: Any) -> None:
+    from mitra.outbox.queue import PRIORITY_BULK
+
+    ids = [make_citizen(db, cipher, f"91911000{i:04d}") for i in range(5)]
+    enqueue(
+        db,
+        cipher,
+        [(cid, messages.text("flood warning"), None) for cid in ids],
+        priority=PRIORITY_BULK,
+    )
+    db.commit()
+    waiting = make_citizen(db, cipher, "919876543210")
+    queue_texts(db, cipher, waiting, "your reply")
+    with autocommit(settings) as conn:
+        claims, _ = claim_round(conn, cipher, POLICY, 1)
+    assert [c.citizen_id for c in claims] == [waiting]
