@@ -106,7 +106,8 @@ def _print_welcome(settings: Settings) -> None:
         say = '{"wa_id": "919876543210", "name": "Lakshmi", "text": "Hi"}'
         for line in (
             "Say Hi as a citizen:",
-            f"  curl -s -X POST {fake}/_fake/simulate -H 'content-type: application/json' -d '{say}'",
+            f"  curl -s -X POST {fake}/_fake/simulate"
+            f" -H 'content-type: application/json' -d '{say}'",
             "See what Mitra answered:",
             f"  curl -s '{fake}/_fake/messages?to=919876543210'",
         ):

@@ -129,6 +129,13 @@ def _apply_statuses(
             tail = s.callback_data[len(CALLBACK_PREFIX) :]
             outbound_id = int(tail) if tail.isdigit() else None
         rows.append((s, outbound_id))
+    # Lock the outbound rows these statuses touch in id order (as the sender does when it
+    # records outcomes) so the two never deadlock.
+    conn.execute(
+        "SELECT id FROM outbound_messages WHERE wamid = ANY(%s) OR id = ANY(%s)"
+        " ORDER BY id FOR UPDATE",
+        ([s.wamid for s, _ in rows], [oid for _, oid in rows if oid is not None]),
+    )
     # Record each (wamid, status) once; only newly recorded ones take effect.
     fresh: list[tuple[StatusUpdate, int | None]] = []
     for s, outbound_id in rows:

@@ -114,8 +114,15 @@ class Worker:
                 if wake is not None:
                     wake.clear()
                 busy = await step(conn)  # type: ignore[arg-type]
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+                # The step's transaction was rolled back whole; doing it again is safe.
+                log.warning("%s: transaction conflict (%s); retrying", name, type(exc).__name__)
+                busy = True
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                log.warning("%s: database connection problem (%s); retrying", name, exc)
+                log.warning("%s: database connection problem (%s); reconnecting", name, exc)
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
                 conn = None
                 busy = False
                 await asyncio.sleep(0.5)

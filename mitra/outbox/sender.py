@@ -91,23 +91,23 @@ def claim_round(
     claims: list[Claim] = []
     with conn.transaction():
         now = conn.execute("SELECT now() AS now").fetchone()["now"]  # type: ignore[index]
-        queued = conn.execute(
-            "SELECT id, citizen_id, kind, payload_enc FROM outbound_messages"
+        # Which citizens have something due, replies before bulk. Read without locks, so it
+        # is only a list of candidates: their rows are read again once the citizen is locked.
+        scanned = conn.execute(
+            "SELECT citizen_id FROM outbound_messages"
             " WHERE status = 'queued' AND next_attempt_at <= now()"
             " ORDER BY priority, id LIMIT %s",
             (tokens * 3,),
         ).fetchall()
-        if not queued:
+        if not scanned:
             return [], 0
-        by_citizen: dict[int, list[dict[str, Any]]] = {}
-        for row in queued:
-            by_citizen.setdefault(row["citizen_id"], []).append(row)
-        candidates = list(by_citizen)
+        candidates = list(dict.fromkeys(r["citizen_id"] for r in scanned))
         conn.execute(
             "INSERT INTO citizen_send_state (citizen_id, allowance)"
             " SELECT unnest(%s::bigint[]), %s ON CONFLICT DO NOTHING",
             (candidates, float(policy.citizen_burst)),
         )
+        # One sender at a time per citizen: this lock serialises claims for a citizen.
         states = {
             r["citizen_id"]: r
             for r in conn.execute(
@@ -125,6 +125,17 @@ def claim_round(
                 (locked,),
             ).fetchall()
         }
+        by_citizen: dict[int, list[dict[str, Any]]] = {}
+        for row in conn.execute(
+            "SELECT id, citizen_id, kind, payload_enc FROM ("
+            "  SELECT id, citizen_id, kind, payload_enc, priority, row_number() OVER"
+            "    (PARTITION BY citizen_id ORDER BY priority, id) AS n"
+            "  FROM outbound_messages"
+            "  WHERE citizen_id = ANY(%s) AND status = 'queued' AND next_attempt_at <= now()"
+            ") AS due WHERE n <= %s ORDER BY citizen_id, priority, id",
+            (locked, PER_CITIZEN_PER_ROUND),
+        ).fetchall():
+            by_citizen.setdefault(row["citizen_id"], []).append(row)
         people = {
             r["id"]: r
             for r in conn.execute(
@@ -142,12 +153,12 @@ def claim_round(
             if budget <= 0:
                 break
             state = states.get(citizen_id)
-            if state is None or citizen_id in in_flight:
+            rows = by_citizen.get(citizen_id)
+            if state is None or citizen_id in in_flight or not rows:
                 continue
             if state["paused_until"] is not None and state["paused_until"] > now:
                 continue
             person = people[citizen_id]
-            rows = by_citizen[citizen_id]
             if person["unreachable_at"] is not None:
                 abandon.extend(("the citizen is not reachable on WhatsApp", r["id"]) for r in rows)
                 continue
@@ -186,11 +197,23 @@ def claim_round(
             allowance_updates.append((allowance - len(take), citizen_id))
 
         if claimed_ids:
-            conn.execute(
-                "UPDATE outbound_messages SET status = 'sending', claimed_at = now(),"
-                " attempts = attempts + 1 WHERE id = ANY(%s)",
-                (claimed_ids,),
-            )
+            # No other sender can claim these (we hold the citizens' locks), but a late status
+            # webhook may have settled one since we read it: claim only what is still queued.
+            still_queued = {
+                r["id"]
+                for r in conn.execute(
+                    "UPDATE outbound_messages SET status = 'sending', claimed_at = now(),"
+                    " attempts = attempts + 1"
+                    " WHERE id IN (SELECT id FROM outbound_messages WHERE id = ANY(%s)"
+                    "   AND status = 'queued' ORDER BY id FOR UPDATE)"
+                    " RETURNING id",
+                    (claimed_ids,),
+                ).fetchall()
+            }
+            if len(still_queued) != len(claimed_ids):
+                for claim in claims:
+                    claim.rows = [r for r in claim.rows if r[0] in still_queued]
+                claims = [c for c in claims if c.rows]
         with conn.cursor() as cur:
             if allowance_updates:
                 cur.executemany(
@@ -294,48 +317,82 @@ def record_outcomes(
             if action in (ErrorAction.AUTH, ErrorAction.BAD_REQUEST):
                 log.error("operator attention: WhatsApp refused a message (%s): %s", err.code, err)
             give_up.append((err.code, f"{action.name}: {str(err)[:400]}", o.outbound_id))
-    with conn.transaction(), conn.cursor() as cur:
-        if sent:
-            cur.executemany(
-                "UPDATE outbound_messages SET wamid = %s, sent_at = coalesce(sent_at, now()),"
-                " status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END,"
-                " error_code = NULL WHERE id = %s",
-                sent,
-            )
-        if unsent:
+
+    def write() -> None:
+        with conn.transaction(), conn.cursor() as cur:
+            # Lock the rows in id order first, as the splitter does when it applies statuses,
+            # so the two never deadlock.
             cur.execute(
-                "UPDATE outbound_messages SET status = 'queued', attempts = attempts - 1"
-                " WHERE id = ANY(%s) AND status = 'sending'",
-                (unsent,),
+                "SELECT id FROM outbound_messages WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                (sorted(citizen_of),),
             )
-        if retry:
-            cur.executemany(
-                "UPDATE outbound_messages SET status = 'queued', error_code = %s,"
-                " next_attempt_at = now() + make_interval(secs => %s)"
-                " WHERE id = %s AND status = 'sending'",
-                [(code, delay, oid) for delay, code, oid in retry],
-            )
-        if give_up:
-            cur.executemany(
-                "UPDATE outbound_messages SET status = 'abandoned', error_code = %s,"
-                " error_detail = %s, failed_at = now() WHERE id = %s AND status = 'sending'",
-                give_up,
-            )
-        if paused_citizens:
-            cur.executemany(
-                "UPDATE citizen_send_state SET paused_until = now() + make_interval(secs => %s),"
-                " backoff_exponent = backoff_exponent + 1 WHERE citizen_id = %s",
-                paused_citizens,
-            )
-        if unreachable:
-            cur.execute(
-                "UPDATE citizens SET unreachable_at = now() WHERE id = ANY(%s)", (unreachable,)
-            )
+            _write_outcomes(cur, sent, unsent, retry, give_up, paused_citizens, unreachable)
+
+    retry_on_conflict(write)
     if pause_number > 0:
         ratelimit.pause(conn, ratelimit.NUMBER_BUCKET, pause_number)
     result.sent += len(sent)
     result.retried += len(retry) + len(unsent)
     result.failed += len(give_up)
+
+
+def retry_on_conflict(write: Callable[[], None], attempts: int = 5) -> None:
+    """Run a transaction again if PostgreSQL aborted it for a deadlock or serialization
+    conflict: what it records (a send's outcome) must not be lost to a lock race."""
+    for attempt in range(1, attempts + 1):
+        try:
+            write()
+            return
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            if attempt == attempts:
+                raise
+            log.warning("transaction conflict; retrying (%d/%d)", attempt, attempts)
+
+
+def _write_outcomes(
+    cur: psycopg.Cursor[Any],
+    sent: list[tuple[str, int]],
+    unsent: list[int],
+    retry: list[tuple[float, int | None, int]],
+    give_up: list[tuple[int | None, str, int]],
+    paused_citizens: list[tuple[float, int]],
+    unreachable: list[int],
+) -> None:
+    if sent:
+        # 'queued' too: an in-doubt re-queue may have raced a slow but successful send.
+        cur.executemany(
+            "UPDATE outbound_messages SET wamid = %s, sent_at = coalesce(sent_at, now()),"
+            " status = CASE WHEN status IN ('sending', 'queued') THEN 'sent' ELSE status END,"
+            " error_code = NULL WHERE id = %s",
+            sent,
+        )
+    if unsent:
+        cur.execute(
+            "UPDATE outbound_messages SET status = 'queued', attempts = attempts - 1"
+            " WHERE id = ANY(%s) AND status = 'sending'",
+            (unsent,),
+        )
+    if retry:
+        cur.executemany(
+            "UPDATE outbound_messages SET status = 'queued', error_code = %s,"
+            " next_attempt_at = now() + make_interval(secs => %s)"
+            " WHERE id = %s AND status = 'sending'",
+            [(code, delay, oid) for delay, code, oid in retry],
+        )
+    if give_up:
+        cur.executemany(
+            "UPDATE outbound_messages SET status = 'abandoned', error_code = %s,"
+            " error_detail = %s, failed_at = now() WHERE id = %s AND status = 'sending'",
+            give_up,
+        )
+    if paused_citizens:
+        cur.executemany(
+            "UPDATE citizen_send_state SET paused_until = now() + make_interval(secs => %s),"
+            " backoff_exponent = backoff_exponent + 1 WHERE citizen_id = %s",
+            paused_citizens,
+        )
+    if unreachable:
+        cur.execute("UPDATE citizens SET unreachable_at = now() WHERE id = ANY(%s)", (unreachable,))
 
 
 def requeue_in_doubt(conn: psycopg.Connection[Any], older_than: timedelta) -> int:

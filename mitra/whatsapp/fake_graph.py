@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
@@ -511,6 +511,9 @@ class FakeGraph:
             self._check_phone_number(request)
             payload = await _json_object(request)
             return self._accept_message(payload)
+        except ClientDisconnect:
+            # The sender died mid-request: nothing was accepted, nothing to count.
+            return Response(status_code=499)
         except GraphRejection as rejection:
             return self._error(rejection.code, rejection.http_status, rejection.details)
 
