@@ -22,6 +22,8 @@ from mitra.crypto import FieldCipher, generate_key
 from mitra.store.embedded import create_database, replace_database, start_embedded_postgres
 
 TABLES = (
+    "conversation_steps",
+    "effects",
     "message_statuses",
     "outbound_messages",
     "inbound_events",

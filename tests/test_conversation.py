@@ -65,7 +65,7 @@ def test_reactions_need_no_answer_and_unknown_types_get_a_polite_one() -> None:
 def test_every_string_exists_in_every_language_and_every_menu_is_valid() -> None:
     keys = {lang: set(strings(lang)) for lang in LANGUAGES}
     assert keys["te"] == keys["en"]
-    assert set(strings("te")["departments"]) == set(strings("en")["departments"])
+    assert set(strings("te")["statuses"]) == set(strings("en")["statuses"])
     for lang in LANGUAGES:
         session = Session(language=lang, consented=True)
         for text in ("menu", "help", "language", "what?"):

@@ -1,54 +1,188 @@
-"""The conversation engine's pure core.
+"""The conversation engine's pure core: (session, event, clock) → (session, replies, effects).
 
-`handle(session, event, now)` returns the new session and the replies; it does no I/O, so it
-is tested without a database or HTTP. This first version knows consent and language choice
-(DPDP Act 2023: say what we keep and why before anything else), global commands and the main
-menu of departments; the catalogue-driven services replace the department placeholder.
+No I/O: the engine never calls a department or the database. It interprets the catalogue —
+services are data (mitra/catalogue) — and when a step needs a department's answer it returns
+an `Effect`; the worker carries it out and the result comes back as an `EffectResult` event.
+Every step transition is returned as a `Transition` for funnel analysis.
+
+Choice ids the engine puts on buttons and list rows (and so receives back):
+  lang:<code>            language (and consent on first contact)
+  dept:<DEPT>            a department's services      page:<DEPT>:<n>  more of them
+  svc:<CODE>             start a service              opt:<step>:<option id>  an answer
+  nav:menu | nav:help | nav:retry | nav:resume | nav:notify   navigation
 """
 
 from __future__ import annotations
 
+import re
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from mitra.conversation.locale import LANGUAGE_NAMES, LANGUAGES, strings, t
-from mitra.whatsapp import messages
-from mitra.whatsapp.events import Choice, InboundMessage, Reaction, Text
+from mitra.catalogue.loader import Catalogue, default_catalogue
+from mitra.catalogue.schema import (
+    AskStep,
+    BranchStep,
+    ChooseStep,
+    ConfirmStep,
+    HandoverStep,
+    LocationStep,
+    LookupStep,
+    MediaStep,
+    Option,
+    Service,
+    ShowStep,
+)
+from mitra.catalogue.search import ServiceIndex, code_in
+from mitra.conversation import render
+from mitra.conversation.locale import LANGUAGE_NAMES, LANGUAGES, t
+from mitra.conversation.validators import Invalid, validate_answer
+from mitra.whatsapp import limits, messages
+from mitra.whatsapp.events import Choice, InboundMessage, Location, Media, Reaction, Text
 from mitra.whatsapp.messages import OutboundMessage
 
-DEPARTMENTS = ("REV", "MUN", "ENG", "RTC", "END", "ANC", "CMR", "GEN")
+MAX_MISSES = 3
+DEFAULT_IDLE = timedelta(minutes=30)
+ROWS_PER_PAGE = limits.LIST_ROWS_MAX - 1  # the tenth row is "More…"
 
 # Typed commands, in both languages, recognised at any point (lower-cased, trimmed).
 COMMANDS = {
-    "menu": {"menu", "hi", "hello", "hai", "start", "మెనూ", "మెను", "నమస్తే", "నమస్కారం", "హాయ్"},
+    "menu": {"menu", "hi", "hello", "hai", "hii", "start", "మెనూ", "మెను", "నమస్తే", "నమస్కారం", "హాయ్"},
+    "back": {"back", "వెనక్కి", "వెనుకకు"},
     "help": {"help", "సహాయం", "సహాయము"},
     "language": {"language", "lang", "భాష"},
+    "cancel": {"cancel", "రద్దు", "రద్దు చేయి"},
     "stop": {"stop", "ఆపు", "ఆపండి"},
+    "officer": {"officer", "talk to officer", "talk to an officer", "అధికారి", "అధికారితో మాట్లాడాలి"},
 }
+YES = {"yes", "y", "ok", "అవును", "సరే"}
+NO = {"no", "n", "కాదు", "వద్దు"}
+
+
+# ---- events and outputs that are the engine's own ---------------------------------------
+
+
+@dataclass(frozen=True)
+class EffectResult:
+    """A department adapter call came back. `error` is not_found | invalid | unavailable |
+    unauthorized when `ok` is false."""
+
+    effect_id: str
+    ok: bool
+    data: dict[str, Any] | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event": "effect_result",
+            "effect_id": self.effect_id,
+            "ok": self.ok,
+            "data": self.data,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EffectResult:
+        return cls(d["effect_id"], bool(d["ok"]), d.get("data"), d.get("error"))
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Call `operation` on `department`'s adapter with `args`; answer with an EffectResult."""
+
+    id: str
+    department: str
+    operation: str
+    args: dict[str, str]
+    not_before_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One step of one service, and how it went (for funnel and drop-off analysis)."""
+
+    service: str
+    version: int
+    step: str
+    # entered | answered | invalid | shown | looked_up | not_found | unavailable | completed
+    # | abandoned
+    outcome: str
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Flow:
+    code: str
+    version: int
+    step: str
+    answers: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+    misses: int = 0
+    waiting: str | None = None  # the effect id being waited for
+    step_started: str | None = None  # ISO time the current step was entered
+    trail: tuple[str, ...] = ()  # steps answered, for "back"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "version": self.version,
+            "step": self.step,
+            "answers": self.answers,
+            "results": self.results,
+            "misses": self.misses,
+            "waiting": self.waiting,
+            "step_started": self.step_started,
+            "trail": list(self.trail),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Flow:
+        return cls(
+            d["code"],
+            int(d["version"]),
+            d["step"],
+            d.get("answers") or {},
+            d.get("results") or {},
+            int(d.get("misses") or 0),
+            d.get("waiting"),
+            d.get("step_started"),
+            tuple(d.get("trail") or ()),
+        )
 
 
 @dataclass(frozen=True)
 class Session:
     language: str | None = None
     consented: bool = False
-    state: str = "new"
-    data: dict[str, Any] = field(default_factory=dict)
+    state: str = "new"  # new | consent | menu | flow | resume
+    flow: Flow | None = None
+    menu: dict[str, Any] = field(default_factory=dict)  # the last list shown, for "back"
+    last_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "language": self.language,
             "consented": self.consented,
             "state": self.state,
-            "data": self.data,
+            "flow": self.flow.to_dict() if self.flow else None,
+            "menu": self.menu,
+            "last_at": self.last_at,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Session:
         if not d:
             return cls()
+        flow = d.get("flow")
         return cls(
-            d.get("language"), bool(d.get("consented")), d.get("state", "new"), d.get("data") or {}
+            d.get("language"),
+            bool(d.get("consented")),
+            d.get("state", "new"),
+            Flow.from_dict(flow) if flow else None,
+            d.get("menu") or {},
+            d.get("last_at"),
         )
 
 
@@ -56,6 +190,111 @@ class Session:
 class Turn:
     session: Session
     replies: list[OutboundMessage]
+    effects: list[Effect] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+
+
+Event = InboundMessage | EffectResult
+
+
+# ---- the engine -------------------------------------------------------------------------
+
+
+@dataclass
+class _Out:
+    """What a turn accumulates while it runs."""
+
+    replies: list[OutboundMessage] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+
+
+def handle(
+    session: Session,
+    event: Event,
+    now: datetime,
+    *,
+    catalogue: Catalogue | None = None,
+    idle_timeout: timedelta = DEFAULT_IDLE,
+) -> Turn:
+    """Decide what one event means for one citizen. Pure: same inputs, same outputs."""
+    cat = catalogue or default_catalogue()
+    out = _Out()
+    new = _handle(session, event, now, cat, idle_timeout, out)
+    if isinstance(event, InboundMessage):
+        new = replace(new, last_at=now.isoformat())
+    return Turn(new, out.replies, out.effects, out.transitions)
+
+
+def _handle(
+    s: Session, event: Event, now: datetime, cat: Catalogue, idle: timedelta, out: _Out
+) -> Session:
+    if isinstance(event, EffectResult):
+        return _effect_result(s, event, now, cat, out)
+
+    body = event.body
+    if isinstance(body, Reaction):
+        return s  # a reaction to one of our messages needs no answer
+    chosen = body.id if isinstance(body, Choice) else None
+
+    if chosen and chosen.startswith("lang:") and chosen[5:] in LANGUAGES:
+        s = replace(s, language=chosen[5:], consented=True)
+        if s.flow is not None and s.state == "flow":
+            return _prompt_current(s, now, cat, out)
+        return _main_menu(s, out, cat)
+    if not s.consented or s.language is None:
+        out.replies.append(consent_prompt())
+        return replace(s, state="consent")
+    lang = s.language
+
+    # Back after a long pause: offer to continue where they left off.
+    if (
+        s.flow is not None
+        and s.state == "flow"
+        and s.last_at is not None
+        and now - datetime.fromisoformat(s.last_at) > idle
+        and not chosen
+    ):
+        service = cat.service(s.flow.code, s.flow.version)
+        if service is not None:
+            out.replies.append(
+                messages.reply_buttons(
+                    t(lang, "resume_body", service=service.title(lang)),
+                    [("nav:resume", t(lang, "resume_continue")), ("nav:menu", t(lang, "nav_menu"))],
+                )
+            )
+            return replace(s, state="resume")
+
+    if isinstance(body, Text):
+        command = command_of(body.text)
+        if command is not None:
+            return _command(s, command, now, cat, out)
+        code = code_in(body.text)
+        if code is not None and cat.service(code) is not None and not _expects_text(s, cat):
+            return _start(s, code, now, cat, out)
+
+    if chosen is not None:
+        return _choice(s, chosen, body, now, cat, out)
+
+    if s.flow is not None and s.state in ("flow", "resume"):
+        return _answer(replace(s, state="flow"), body, now, cat, out)
+
+    if isinstance(body, Text):
+        return _search(s, body.text, cat, out)
+    out.replies.append(messages.text(t(lang, "unsupported")))
+    return s
+
+
+def command_of(text: str) -> str | None:
+    word = " ".join(text.strip().lower().strip("!.?").split())
+    for command, words in COMMANDS.items():
+        if word in words:
+            return command
+    return None
+
+
+def consent_prompt() -> OutboundMessage:
+    return _language_buttons(t("te", "consent") + "\n\n" + t("en", "consent"))
 
 
 def _language_buttons(body: str) -> OutboundMessage:
@@ -64,59 +303,517 @@ def _language_buttons(body: str) -> OutboundMessage:
     )
 
 
-def consent_prompt() -> OutboundMessage:
-    return _language_buttons(t("te", "consent") + "\n\n" + t("en", "consent"))
+def _expects_text(s: Session, cat: Catalogue) -> bool:
+    """Inside an ask step a typed code-like answer is an answer, not a jump."""
+    if s.flow is None or s.state != "flow" or s.flow.waiting:
+        return False
+    service = cat.service(s.flow.code, s.flow.version)
+    return service is not None and isinstance(service.step(s.flow.step), AskStep)
 
 
-def main_menu(language: str) -> OutboundMessage:
-    names = strings(language)["departments"]
-    rows = [(f"dept:{code}", names[code], None) for code in DEPARTMENTS]
-    return messages.list_message(
-        t(language, "menu_body"),
-        t(language, "menu_button"),
-        [(t(language, "menu_section"), rows)],
+# ---- menus and search -------------------------------------------------------------------
+
+
+def _main_menu(s: Session, out: _Out, cat: Catalogue) -> Session:
+    lang = s.language or "te"
+    rows = [(f"dept:{d.code}", d.name(lang), d.description(lang)) for d in cat.departments]
+    out.replies.append(
+        messages.list_message(
+            t(lang, "menu_body"), t(lang, "menu_button"), [(t(lang, "menu_section"), rows)]
+        )
+    )
+    return replace(s, state="menu", flow=None, menu={"kind": "departments"})
+
+
+def _abandon(s: Session, out: _Out) -> None:
+    if s.flow is not None:
+        out.transitions.append(Transition(s.flow.code, s.flow.version, s.flow.step, "abandoned"))
+
+
+def _paged_rows(
+    services: Sequence[Service], lang: str, page: int, more_id: str
+) -> list[tuple[str, str, str | None]]:
+    start = page * ROWS_PER_PAGE
+    chunk = services[start : start + ROWS_PER_PAGE]
+    rows: list[tuple[str, str, str | None]] = [
+        (f"svc:{svc.code}", svc.title(lang), svc.description(lang)) for svc in chunk
+    ]
+    if start + ROWS_PER_PAGE < len(services):
+        rows.append((more_id, t(lang, "more_title"), t(lang, "more_description")))
+    return rows
+
+
+def _department_menu(s: Session, dept: str, page: int, cat: Catalogue, out: _Out) -> Session:
+    lang = s.language or "te"
+    department = cat.department(dept)
+    services = [svc for svc in cat.services_of(dept) if svc.enabled]
+    if department is None or not services:
+        return _main_menu(s, out, cat)
+    page = max(0, min(page, (len(services) - 1) // ROWS_PER_PAGE))
+    rows = _paged_rows(services, lang, page, f"page:{dept}:{page + 1}")
+    out.replies.append(
+        messages.list_message(
+            t(lang, "department_body", department=department.name(lang)),
+            t(lang, "services_button"),
+            [(department.name(lang)[: limits.SECTION_TITLE], rows)],
+        )
+    )
+    return replace(
+        s, state="menu", flow=None, menu={"kind": "department", "department": dept, "page": page}
     )
 
 
-def command_of(text: str) -> str | None:
-    word = text.strip().lower().strip("!.?")
-    for command, words in COMMANDS.items():
-        if word in words:
-            return command
+_INDEXES: dict[int, tuple[Catalogue, ServiceIndex]] = {}
+
+
+def index_for(cat: Catalogue) -> ServiceIndex:
+    """The search index of a catalogue, built once (catalogues are not changed in place)."""
+    held = _INDEXES.get(id(cat))
+    if held is None or held[0] is not cat:
+        held = (cat, ServiceIndex(cat))
+        _INDEXES[id(cat)] = held
+    return held[1]
+
+
+def _search(s: Session, query: str, cat: Catalogue, out: _Out) -> Session:
+    lang = s.language or "te"
+    matches = index_for(cat).search(query, lang, limit=ROWS_PER_PAGE)
+    shown = query.strip()[:40]
+    if not matches:
+        out.replies.append(messages.text(t(lang, "search_none", query=shown)))
+        return s
+    if len(matches) == 1 or matches[0].score - matches[1].score >= 15:
+        return _start(s, matches[0].service.code, None, cat, out)
+    rows = [
+        (f"svc:{m.service.code}", m.service.title(lang), m.service.description(lang))
+        for m in matches
+    ]
+    out.replies.append(
+        messages.list_message(
+            t(lang, "search_body", query=shown), t(lang, "search_button"), [(None, rows)]
+        )
+    )
+    return replace(s, state="menu", menu={"kind": "search", "query": shown})
+
+
+# ---- commands and taps ------------------------------------------------------------------
+
+
+def _command(s: Session, command: str, now: datetime, cat: Catalogue, out: _Out) -> Session:
+    lang = s.language or "te"
+    if command == "menu":
+        _abandon(s, out)
+        return _main_menu(s, out, cat)
+    if command == "help":
+        out.replies.append(messages.text(t(lang, "help")))
+        return s
+    if command == "language":
+        out.replies.append(_language_buttons(t(lang, "language_body")))
+        return s
+    if command == "stop":
+        _abandon(s, out)
+        out.replies.append(messages.text(t(lang, "stopped")))
+        return Session(language=lang)
+    if command == "cancel":
+        _abandon(s, out)
+        out.replies.append(messages.text(t(lang, "cancelled")))
+        return _main_menu(s, out, cat)
+    if command == "officer":
+        out.replies.append(messages.text(t(lang, "officer")))
+        return s
+    # back: one step back inside a service, else one menu up
+    if s.flow is not None and s.flow.trail:
+        flow = s.flow
+        previous = flow.trail[-1]
+        flow = replace(flow, step=previous, trail=flow.trail[:-1], waiting=None, misses=0)
+        return _prompt_current(replace(s, flow=flow, state="flow"), now, cat, out)
+    if s.menu.get("kind") == "department" or s.flow is not None:
+        _abandon(s, out)
+        dept = s.menu.get("department") or (s.flow.code[:3] if s.flow else None)
+        if s.flow is not None and dept:
+            return _department_menu(replace(s, flow=None), dept, 0, cat, out)
+    return _main_menu(s, out, cat)
+
+
+def _choice(
+    s: Session, chosen: str, body: Any, now: datetime, cat: Catalogue, out: _Out
+) -> Session:
+    lang = s.language or "te"
+    if chosen == "nav:menu":
+        _abandon(s, out)
+        return _main_menu(s, out, cat)
+    if chosen == "nav:help":
+        out.replies.append(messages.text(t(lang, "help")))
+        return s
+    if chosen in ("nav:resume", "nav:retry") and s.flow is not None:
+        flow = replace(s.flow, misses=0)
+        return _prompt_current(replace(s, state="flow", flow=flow), now, cat, out)
+    if chosen == "nav:notify" and s.flow is not None and s.flow.waiting is None:
+        return _notify_later(s, now, cat, out)
+    if chosen.startswith("dept:"):
+        _abandon(s, out)
+        return _department_menu(s, chosen[5:], 0, cat, out)
+    if chosen.startswith("page:"):
+        _, dept, page = chosen.split(":", 2)
+        return _department_menu(s, dept, int(page) if page.isdigit() else 0, cat, out)
+    if chosen.startswith("svc:"):
+        _abandon(s, out)
+        return _start(s, chosen[4:], now, cat, out)
+    if chosen.startswith("opt:") and s.flow is not None:
+        return _answer(replace(s, state="flow"), body, now, cat, out)
+    # A tap on an old message: show where they are now.
+    if s.flow is not None:
+        return _prompt_current(replace(s, state="flow"), now, cat, out)
+    return _main_menu(s, out, cat)
+
+
+# ---- running a service ------------------------------------------------------------------
+
+
+def _start(s: Session, code: str, now: datetime | None, cat: Catalogue, out: _Out) -> Session:
+    lang = s.language or "te"
+    service = cat.service(code)
+    if service is None:
+        return _main_menu(s, out, cat)
+    if not service.enabled:
+        out.replies.append(messages.text(t(lang, "service_disabled", service=service.title(lang))))
+        return s
+    flow = Flow(service.code, service.version, service.steps[0].id)
+    return _run(replace(s, state="flow", flow=flow), service, now, cat, out)
+
+
+def _next_step_id(service: Service, step_id: str) -> str | None:
+    ids = [st.id for st in service.steps]
+    i = ids.index(step_id)
+    return ids[i + 1] if i + 1 < len(ids) else None
+
+
+def _enter(flow: Flow, step_id: str, now: datetime | None) -> Flow:
+    return replace(flow, step=step_id, misses=0, step_started=now.isoformat() if now else None)
+
+
+def _seconds_in_step(flow: Flow, now: datetime | None) -> float | None:
+    if flow.step_started is None or now is None:
+        return None
+    return max(0.0, (now - datetime.fromisoformat(flow.step_started)).total_seconds())
+
+
+def _run(s: Session, service: Service, now: datetime | None, cat: Catalogue, out: _Out) -> Session:
+    """Execute steps from the flow's current one until a step needs the citizen or a
+    department; stop there."""
+    assert s.flow is not None
+    lang = s.language or "te"
+    flow = _enter(s.flow, s.flow.step, now)
+    for _ in range(len(service.steps) + 5):  # bounded: branches cannot loop forever
+        step = service.step(flow.step)
+        out.transitions.append(Transition(service.code, service.version, step.id, "entered"))
+        if isinstance(step, (AskStep, ChooseStep, LocationStep, MediaStep, ConfirmStep)):
+            out.replies.append(_prompt(step, flow, lang))
+            return replace(s, flow=flow, state="flow")
+        if isinstance(step, LookupStep):
+            effect = Effect(
+                id=uuid.uuid4().hex,
+                department=service.department,
+                operation=step.operation,
+                args={k: fill(v, flow, lang) for k, v in step.args.items()},
+            )
+            out.effects.append(effect)
+            return replace(s, flow=replace(flow, waiting=effect.id), state="flow")
+        if isinstance(step, HandoverStep):
+            out.transitions.append(Transition(service.code, service.version, step.id, "completed"))
+            return _start(replace(s, flow=None), step.service, now, cat, out)
+        if isinstance(step, ShowStep):
+            own = fill(step.text(lang), flow, lang) if step.text else None
+            text = render.show(step.render, own, _context(flow), lang)
+            following = _next_step_id(service, step.id)
+            out.transitions.append(Transition(service.code, service.version, step.id, "shown"))
+            if following is None:
+                out.replies.append(_final(text, lang))
+                out.transitions.append(
+                    Transition(service.code, service.version, step.id, "completed")
+                )
+                return replace(s, flow=None, state="menu")
+            out.replies.append(messages.text(text[: limits.TEXT_BODY]))
+            flow = _enter(flow, following, now)
+            continue
+        if isinstance(step, BranchStep):
+            value = str(lookup_path(_context(flow), step.on) or "")
+            target = step.cases.get(value, step.default)
+            if target is None:
+                target = _next_step_id(service, step.id)
+                if target is None:
+                    return replace(s, flow=None, state="menu")
+            flow = _enter(flow, target, now)
+            continue
+    raise RuntimeError(f"{service.code}: steps do not reach a stopping point")
+
+
+def _final(text: str, lang: str) -> OutboundMessage:
+    """The last message of a service, with a way back to the menu."""
+    if len(text) <= limits.INTERACTIVE_BODY:
+        return messages.reply_buttons(text, [("nav:menu", t(lang, "nav_menu"))])
+    return messages.text(text[: limits.TEXT_BODY])
+
+
+def _prompt(step: Any, flow: Flow, lang: str) -> OutboundMessage:
+    prompt = fill(step.prompt(lang), flow, lang)
+    if isinstance(step, ChooseStep):
+        return _options_message(prompt, step, lang)
+    if isinstance(step, ConfirmStep):
+        return messages.reply_buttons(
+            prompt,
+            [
+                (f"opt:{step.id}:yes", t(lang, "confirm_yes")),
+                (f"opt:{step.id}:no", t(lang, "confirm_no")),
+            ],
+        )
+    if isinstance(step, LocationStep):
+        return messages.location_request(prompt)
+    return messages.text(prompt)
+
+
+def _options_message(prompt: str, step: ChooseStep, lang: str) -> OutboundMessage:
+    opts = step.options
+    if len(opts) <= limits.REPLY_BUTTONS_MAX and all(
+        len(o.title(lang)) <= limits.BUTTON_TITLE for o in opts
+    ):
+        return messages.reply_buttons(
+            prompt, [(f"opt:{step.id}:{o.id}", o.title(lang)) for o in opts]
+        )
+    rows = [
+        (f"opt:{step.id}:{o.id}", o.title(lang), o.description(lang) if o.description else None)
+        for o in opts[: limits.LIST_ROWS_MAX]
+    ]
+    button = step.button(lang) if step.button else t(lang, "list_button")
+    return messages.list_message(prompt, button, [(None, rows)])
+
+
+def _prompt_current(s: Session, now: datetime, cat: Catalogue, out: _Out) -> Session:
+    assert s.flow is not None
+    service = cat.service(s.flow.code, s.flow.version)
+    if service is None:
+        return _main_menu(s, out, cat)
+    if s.flow.waiting:
+        out.replies.append(messages.text(t(s.language or "te", "still_checking")))
+        return s
+    return _run(replace(s, state="flow"), service, now, cat, out)
+
+
+def _answer(s: Session, body: Any, now: datetime, cat: Catalogue, out: _Out) -> Session:
+    assert s.flow is not None
+    lang = s.language or "te"
+    flow = s.flow
+    service = cat.service(flow.code, flow.version)
+    if service is None:  # the version it started on is gone: start again on the current one
+        return _start(replace(s, flow=None), flow.code, now, cat, out)
+    if flow.waiting:
+        out.replies.append(messages.text(t(lang, "still_checking")))
+        return s
+    step = service.step(flow.step)
+    value: Any = None
+    problem: str | None = None
+    if isinstance(step, AskStep):
+        if isinstance(body, Text):
+            try:
+                value = validate_answer(body.text, step.validate_as)
+            except Invalid:
+                problem = step.invalid(lang)
+        else:
+            problem = t(lang, "text_expected") + "\n\n" + fill(step.prompt(lang), flow, lang)
+    elif isinstance(step, ChooseStep):
+        option = _option_for(step, body, lang)
+        if option is not None:
+            value = option.id
+        else:
+            problem = t(lang, "choose_expected")
+    elif isinstance(step, ConfirmStep):
+        yes = _yes_no(body, step.id)
+        if yes is None:
+            problem = t(lang, "choose_expected")
+        else:
+            value = "yes" if yes else "no"
+    elif isinstance(step, LocationStep):
+        if isinstance(body, Location):
+            value = {"latitude": body.latitude, "longitude": body.longitude}
+        else:
+            problem = t(lang, "location_expected")
+    elif isinstance(step, MediaStep):
+        if isinstance(body, Media) and body.media_kind in step.accept:
+            value = {"media_id": body.media_id, "mime_type": body.mime_type, "sha256": body.sha256}
+        else:
+            problem = t(lang, "media_expected")
+    else:
+        problem = t(lang, "not_understood")
+
+    if problem is not None:
+        out.transitions.append(Transition(service.code, service.version, step.id, "invalid"))
+        misses = flow.misses + 1
+        s = replace(s, flow=replace(flow, misses=misses))
+        if misses >= MAX_MISSES:
+            out.replies.append(
+                messages.reply_buttons(
+                    t(lang, "too_many_misses"),
+                    [
+                        ("nav:retry", t(lang, "try_again")),
+                        ("nav:help", t(lang, "help_button")),
+                        ("nav:menu", t(lang, "nav_menu")),
+                    ],
+                )
+            )
+        else:
+            reply = _prompt(step, flow, lang) if not isinstance(step, AskStep) else None
+            out.replies.append(messages.text(problem))
+            if reply is not None and not isinstance(step, (LocationStep, MediaStep)):
+                out.replies.append(reply)
+        return s
+
+    out.transitions.append(
+        Transition(service.code, service.version, step.id, "answered", _seconds_in_step(flow, now))
+    )
+    answers = {**flow.answers, step.id: value}
+    following = _next_step_id(service, step.id)
+    if isinstance(step, ConfirmStep) and value == "no":
+        out.replies.append(messages.text(t(lang, "cancelled")))
+        out.transitions.append(Transition(service.code, service.version, step.id, "abandoned"))
+        return _main_menu(replace(s, flow=None), out, cat)
+    if following is None:
+        out.transitions.append(Transition(service.code, service.version, step.id, "completed"))
+        return replace(s, flow=None, state="menu")
+    flow = replace(flow, answers=answers, step=following, trail=(*flow.trail, step.id))
+    return _run(replace(s, flow=flow), service, now, cat, out)
+
+
+def _option_for(step: ChooseStep, body: Any, lang: str) -> Option | None:
+    if isinstance(body, Choice):
+        prefix = f"opt:{step.id}:"
+        if body.id.startswith(prefix):
+            return next((o for o in step.options if o.id == body.id[len(prefix) :]), None)
+        return None
+    if isinstance(body, Text):
+        typed = body.text.strip().casefold()
+        if typed.isdigit() and 1 <= int(typed) <= len(step.options):
+            return step.options[int(typed) - 1]
+        for o in step.options:
+            if typed in (o.title.en.casefold(), o.title.te.casefold(), o.id.casefold()):
+                return o
     return None
 
 
-def handle(session: Session, event: InboundMessage, now: datetime) -> Turn:
-    body = event.body
-    if isinstance(body, Reaction):
-        return Turn(session, [])  # a reaction to one of our messages needs no answer
-
-    chosen = body.id if isinstance(body, Choice) else None
-    if chosen and chosen.startswith("lang:") and chosen[5:] in LANGUAGES:
-        language = chosen[5:]
-        new = replace(session, language=language, consented=True, state="menu")
-        return Turn(new, [main_menu(language)])
-
-    if not session.consented or session.language is None:
-        return Turn(replace(session, state="consent"), [consent_prompt()])
-
-    language = session.language
+def _yes_no(body: Any, step_id: str) -> bool | None:
+    if isinstance(body, Choice) and body.id.startswith(f"opt:{step_id}:"):
+        return body.id.endswith(":yes")
     if isinstance(body, Text):
-        command = command_of(body.text)
-        if command == "menu":
-            return Turn(replace(session, state="menu"), [main_menu(language)])
-        if command == "help":
-            return Turn(session, [messages.text(t(language, "help"))])
-        if command == "language":
-            return Turn(session, [_language_buttons(t(language, "language_body"))])
-        if command == "stop":
-            return Turn(Session(language=language), [messages.text(t(language, "stopped"))])
-        return Turn(session, [messages.text(t(language, "not_understood"))])
+        word = body.text.strip().casefold()
+        if word in YES:
+            return True
+        if word in NO:
+            return False
+    return None
 
-    if chosen and chosen.startswith("dept:") and chosen[5:] in DEPARTMENTS:
-        name = strings(language)["departments"][chosen[5:]]
-        return Turn(session, [messages.text(t(language, "department_coming", department=name))])
-    if chosen:  # a tap on an old or unknown menu: show the current one
-        return Turn(replace(session, state="menu"), [main_menu(language)])
 
-    return Turn(session, [messages.text(t(language, "unsupported"))])
+# ---- department results -----------------------------------------------------------------
+
+
+def _effect_result(
+    s: Session, result: EffectResult, now: datetime, cat: Catalogue, out: _Out
+) -> Session:
+    flow = s.flow
+    if flow is None or flow.waiting != result.effect_id:
+        return s  # an answer nobody is waiting for any more (the citizen moved on)
+    service = cat.service(flow.code, flow.version)
+    if service is None:
+        return replace(s, flow=None)
+    lang = s.language or "te"
+    step = service.step(flow.step)
+    assert isinstance(step, LookupStep)
+    flow = replace(flow, waiting=None)
+    if result.ok:
+        out.transitions.append(
+            Transition(
+                service.code, service.version, step.id, "looked_up", _seconds_in_step(flow, now)
+            )
+        )
+        flow = replace(flow, results={**flow.results, step.save_as: result.data or {}})
+        following = _next_step_id(service, step.id)
+        if following is None:
+            return replace(s, flow=None, state="menu")
+        flow = replace(flow, step=following)
+        return _run(replace(s, flow=flow, state="flow"), service, now, cat, out)
+    if result.error in ("not_found", "invalid"):
+        out.transitions.append(Transition(service.code, service.version, step.id, "not_found"))
+        text = fill(step.not_found(lang), flow, lang) if step.not_found else t(lang, "not_found")
+        out.replies.append(messages.text(text))
+        if step.retry_step:
+            flow = replace(
+                flow,
+                step=step.retry_step,
+                trail=tuple(x for x in flow.trail if x != step.retry_step),
+            )
+            return _run(replace(s, flow=flow, state="flow"), service, now, cat, out)
+        out.replies.append(_final(t(lang, "help"), lang))
+        return replace(s, flow=None, state="menu")
+    # unavailable / unauthorized: the department is down; keep what they entered.
+    out.transitions.append(Transition(service.code, service.version, step.id, "unavailable"))
+    department = cat.department(service.department)
+    name = department.name(lang) if department else service.department
+    out.replies.append(
+        messages.reply_buttons(
+            t(lang, "department_down", department=name),
+            [("nav:notify", t(lang, "notify_me")), ("nav:menu", t(lang, "nav_menu"))],
+        )
+    )
+    return replace(s, flow=flow, state="flow")
+
+
+def _notify_later(s: Session, now: datetime, cat: Catalogue, out: _Out) -> Session:
+    """Ask the department again later and answer when it does."""
+    assert s.flow is not None
+    service = cat.service(s.flow.code, s.flow.version)
+    lang = s.language or "te"
+    if service is None:
+        return _main_menu(s, out, cat)
+    step = service.step(s.flow.step)
+    if not isinstance(step, LookupStep):
+        return _prompt_current(s, now, cat, out)
+    effect = Effect(
+        id=uuid.uuid4().hex,
+        department=service.department,
+        operation=step.operation,
+        args={k: fill(v, s.flow, lang) for k, v in step.args.items()},
+        not_before_seconds=120.0,
+    )
+    out.effects.append(effect)
+    out.replies.append(messages.text(t(lang, "will_notify")))
+    return replace(s, flow=replace(s.flow, waiting=effect.id), state="flow")
+
+
+# ---- placeholders -----------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*)(?:\|([a-z_]+))?\}")
+
+
+def _context(flow: Flow) -> dict[str, Any]:
+    return {"answers": flow.answers, **flow.results}
+
+
+def lookup_path(context: dict[str, Any], path: str) -> Any:
+    value: Any = context
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def fill(template: str, flow: Flow, lang: str) -> str:
+    """Replace {answers.x}, {result.y|money} … with values from the conversation."""
+    context = _context(flow)
+
+    def one(match: re.Match[str]) -> str:
+        value = lookup_path(context, match.group(1))
+        return render.format_value(value, match.group(2), lang)
+
+    return _PLACEHOLDER.sub(one, template)

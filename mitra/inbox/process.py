@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from mitra.conversation.engine import Session, Turn, handle
+from mitra.conversation.engine import Effect, EffectResult, Session, Transition, Turn, handle
 from mitra.conversation.locale import t
 from mitra.crypto import FieldCipher
 from mitra.outbox.queue import enqueue
@@ -29,7 +29,9 @@ from mitra.whatsapp.messages import OutboundMessage
 
 log = logging.getLogger(__name__)
 
-Engine = Callable[[Session, InboundMessage, datetime], Turn]
+Engine = Callable[[Session, InboundMessage | EffectResult, datetime], Turn]
+EFFECT_KIND = "effect_result"
+EFFECTS_CHANNEL = "mitra_effects"
 
 
 @dataclass
@@ -72,7 +74,7 @@ def process_pending(
             return result
         ids = [c["id"] for c in citizens]
         events = conn.execute(
-            "SELECT id, citizen_id, sent_at, payload_enc FROM inbound_events"
+            "SELECT id, citizen_id, kind, sent_at, payload_enc FROM inbound_events"
             " WHERE citizen_id = ANY(%s) AND processed_at IS NULL ORDER BY citizen_id, id",
             (ids,),
         ).fetchall()
@@ -83,19 +85,28 @@ def process_pending(
         clock = now()
         outcomes: list[tuple[int, str]] = []
         replies: list[tuple[int, OutboundMessage, int | None]] = []
+        effects: list[tuple[int, Effect]] = []
+        transitions: list[Transition] = []
         updates: list[tuple[bytes, str | None, bool, int]] = []
         for citizen in citizens:
             session = load_session(cipher, citizen["session_enc"])
             for e in by_citizen.get(citizen["id"], []):
-                if clock - e["sent_at"] > stale_after:
+                own = e["kind"] == EFFECT_KIND
+                if not own and clock - e["sent_at"] > stale_after:
                     # Meta replaying after an outage: recorded, not answered one by one.
                     outcomes.append((e["id"], "stale"))
                     result.stale += 1
                     continue
-                event = event_from_dict(
-                    orjson.loads(cipher.decrypt(bytes(e["payload_enc"]), context=b"inbound_event"))
+                data = orjson.loads(
+                    cipher.decrypt(bytes(e["payload_enc"]), context=b"inbound_event")
                 )
-                assert isinstance(event, InboundMessage)
+                event: InboundMessage | EffectResult
+                if own:
+                    event = EffectResult.from_dict(data)
+                else:
+                    parsed = event_from_dict(data)
+                    assert isinstance(parsed, InboundMessage)
+                    event = parsed
                 try:
                     turn = run_engine(session, event, clock)
                 except Exception:
@@ -107,6 +118,8 @@ def process_pending(
                     continue
                 session = turn.session
                 replies.extend((citizen["id"], r, e["id"]) for r in turn.replies)
+                effects.extend((citizen["id"], effect) for effect in turn.effects)
+                transitions.extend(turn.transitions)
                 outcomes.append((e["id"], "answered" if turn.replies else "handled"))
                 result.events += 1
             updates.append(
@@ -115,6 +128,30 @@ def process_pending(
 
         enqueue(conn, cipher, replies)
         with conn.cursor() as cur:
+            if effects:
+                cur.executemany(
+                    "INSERT INTO effects (id, citizen_id, department, operation, args_enc,"
+                    " not_before) VALUES (%s, %s, %s, %s, %s,"
+                    " now() + make_interval(secs => %s))",
+                    [
+                        (
+                            effect.id,
+                            citizen_id,
+                            effect.department,
+                            effect.operation,
+                            cipher.encrypt(orjson.dumps(effect.args), context=b"effect_args"),
+                            effect.not_before_seconds,
+                        )
+                        for citizen_id, effect in effects
+                    ],
+                )
+                cur.execute(f"SELECT pg_notify('{EFFECTS_CHANNEL}', '')")
+            if transitions:
+                cur.executemany(
+                    "INSERT INTO conversation_steps (service, version, step, outcome, seconds)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    [(x.service, x.version, x.step, x.outcome, x.seconds) for x in transitions],
+                )
             cur.executemany(
                 "UPDATE inbound_events SET processed_at = now(), outcome = %s WHERE id = %s",
                 [(outcome, event_id) for event_id, outcome in outcomes],

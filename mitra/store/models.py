@@ -80,8 +80,9 @@ inbound_events = Table(
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("citizen_id", BigInteger, ForeignKey("citizens.id"), nullable=False),
-    Column("delivery_id", BigInteger, ForeignKey("webhook_deliveries.id"), nullable=False),
-    # The wamid: Meta may deliver the same message many times; it takes effect once.
+    # NULL for events the platform makes itself (a department's answer to an effect).
+    Column("delivery_id", BigInteger, ForeignKey("webhook_deliveries.id")),
+    # The wamid (or "effect:<id>"): Meta may deliver a message many times; it takes effect once.
     Column("wamid", Text, nullable=False, unique=True),
     Column("kind", Text, nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=False),
@@ -167,4 +168,40 @@ rate_buckets = Table(
     Column("tokens", Float, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=now),
     Column("paused_until", DateTime(timezone=True)),
+)
+
+# Department adapter calls the engine asked for; the answer comes back as an inbound event
+# ("effect:<id>") so it is processed in the citizen's order like any message.
+effects = Table(
+    "effects",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("citizen_id", BigInteger, ForeignKey("citizens.id"), nullable=False),
+    Column("department", Text, nullable=False),
+    Column("operation", Text, nullable=False),
+    Column("args_enc", LargeBinary, nullable=False),
+    # queued → running → done; a running effect whose worker died is queued again.
+    Column("status", Text, nullable=False, server_default=text("'queued'")),
+    Column("not_before", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("done_at", DateTime(timezone=True)),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Index("ix_effects_queued", "not_before", postgresql_where=text("status = 'queued'")),
+)
+
+# One row per step transition of a service, for funnel and drop-off analysis. No citizen id:
+# the funnel needs counts and durations, not people.
+conversation_steps = Table(
+    "conversation_steps",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("service", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("step", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("seconds", Float),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=now),
+    Index("ix_conversation_steps_service", "service", "at"),
 )

@@ -1,0 +1,127 @@
+"""`mitra catalog lint`: what the schema cannot check. Every problem names the service and
+the field; an empty list means the catalogue is fit to serve."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+from mitra.catalogue.loader import Catalogue
+from mitra.catalogue.schema import (
+    LANGUAGES,
+    AskStep,
+    ChooseStep,
+    ConfirmStep,
+    LocationStep,
+    LookupStep,
+    MediaStep,
+    Service,
+    ShowStep,
+    Text,
+)
+from mitra.whatsapp import limits
+
+OPERATIONS = {
+    "account",
+    "application",
+    "grievance",
+    "document",
+    "nearest",
+    "place",
+    "info",
+    "locate",
+}
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.[a-z0-9_.]+)?(?:\|([a-z_]+))?\}")
+FILTERS = {"money", "date", "status", "name", "distance"}
+
+
+def _texts(service: Service) -> Iterable[tuple[str, Text, int]]:
+    """(where, text, limit) for every citizen-facing string of a service."""
+    yield "title", service.title, limits.ROW_TITLE
+    yield "description", service.description, limits.ROW_DESCRIPTION
+    for step in service.steps:
+        where = f"steps.{step.id}"
+        if isinstance(step, (ChooseStep, ConfirmStep, LocationStep)):
+            yield f"{where}.prompt", step.prompt, limits.INTERACTIVE_BODY
+        elif isinstance(step, (AskStep, MediaStep)):
+            yield f"{where}.prompt", step.prompt, limits.TEXT_BODY
+        if isinstance(step, AskStep):
+            yield f"{where}.invalid", step.invalid, limits.TEXT_BODY
+        if isinstance(step, ChooseStep):
+            as_buttons = len(step.options) <= limits.REPLY_BUTTONS_MAX
+            for o in step.options:
+                yield (
+                    f"{where}.options.{o.id}.title",
+                    o.title,
+                    (limits.BUTTON_TITLE if as_buttons else limits.ROW_TITLE),
+                )
+                if o.description:
+                    yield (
+                        f"{where}.options.{o.id}.description",
+                        o.description,
+                        limits.ROW_DESCRIPTION,
+                    )
+            if step.button:
+                yield f"{where}.button", step.button, limits.LIST_BUTTON
+        if isinstance(step, LookupStep) and step.not_found:
+            yield f"{where}.not_found", step.not_found, limits.TEXT_BODY
+        if isinstance(step, ShowStep) and step.text:
+            yield f"{where}.text", step.text, limits.INTERACTIVE_BODY
+
+
+def lint_service(
+    service: Service, *, operations_of: Callable[[str], set[str]] | None = None
+) -> list[str]:
+    problems: list[str] = []
+    code = service.code
+    for where, text, limit in _texts(service):
+        for lang in LANGUAGES:
+            value = text(lang)
+            if not value.strip():
+                problems.append(f"{code} {where}: empty in {lang}")
+            elif len(value) > limit:
+                problems.append(f"{code} {where}: {len(value)} characters in {lang}, limit {limit}")
+            for match in _PLACEHOLDER.finditer(value):
+                if match.group(2) and match.group(2) not in FILTERS:
+                    problems.append(f"{code} {where}: unknown filter |{match.group(2)}")
+        placeholders = {lang: sorted(set(_PLACEHOLDER.findall(text(lang)))) for lang in LANGUAGES}
+        if placeholders["en"] != placeholders["te"]:
+            problems.append(f"{code} {where}: placeholders differ between languages")
+    if service.title.en == service.title.te:
+        problems.append(f"{code} title: the Telugu title is the English one")
+    if not any(ch >= "\u0c00" and ch <= "\u0c7f" for ch in service.title.te):
+        problems.append(f"{code} title: the Telugu title has no Telugu script")
+    for step in service.steps:
+        if isinstance(step, LookupStep):
+            if step.operation not in OPERATIONS:
+                problems.append(f"{code} steps.{step.id}: unknown operation {step.operation}")
+            elif operations_of is not None and step.operation not in operations_of(
+                service.department
+            ):
+                problems.append(
+                    f"{code} steps.{step.id}: {service.department} has no {step.operation}"
+                )
+    languages = {e.language for e in service.examples}
+    for lang in LANGUAGES:
+        if lang not in languages:
+            problems.append(f"{code} examples: none in {lang}")
+    return problems
+
+
+def lint_catalogue(
+    catalogue: Catalogue, *, operations_of: Callable[[str], set[str]] | None = None
+) -> list[str]:
+    problems: list[str] = []
+    for d in catalogue.departments:
+        for where, text, limit in (
+            ("name", d.name, limits.ROW_TITLE),
+            ("description", d.description, limits.ROW_DESCRIPTION),
+        ):
+            for lang in LANGUAGES:
+                if len(text(lang)) > limit:
+                    problems.append(
+                        f"department {d.code} {where}: {len(text(lang))} > {limit} chars in {lang}"
+                    )
+    for service in catalogue.versions.values():
+        problems.extend(lint_service(service, operations_of=operations_of))
+    return problems

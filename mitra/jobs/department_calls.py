@@ -1,0 +1,128 @@
+"""Carrying out the department calls the engine asked for (its `Effect`s).
+
+A call is claimed (`running`), made over HTTP through the department client, and its answer
+written back as an inbound event `effect:<id>` for the same citizen in one transaction with
+marking the call done — so the conversation continues in the citizen's order, exactly once.
+Calls are reads; one whose worker died while running is simply made again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import psycopg
+
+from mitra.conversation.engine import EffectResult
+from mitra.crypto import FieldCipher
+from mitra.inbox.process import EFFECT_KIND
+from mitra.inbox.split import INBOUND_CHANNEL
+
+log = logging.getLogger(__name__)
+
+# (department, operation, args) → the department's JSON answer; raises an error that has a
+# `kind` attribute (not_found, invalid, unavailable, unauthorized) when there is no answer.
+Caller = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Call:
+    id: str
+    citizen_id: int
+    department: str
+    operation: str
+    args: dict[str, Any]
+
+
+def claim_calls(conn: psycopg.Connection[Any], cipher: FieldCipher, batch: int = 50) -> list[Call]:
+    with conn.transaction():
+        rows = conn.execute(
+            "UPDATE effects SET status = 'running', claimed_at = now(), attempts = attempts + 1"
+            " WHERE id IN (SELECT id FROM effects WHERE status = 'queued' AND not_before <= now()"
+            "   ORDER BY not_before LIMIT %s FOR UPDATE SKIP LOCKED)"
+            " RETURNING id, citizen_id, department, operation, args_enc",
+            (batch,),
+        ).fetchall()
+    return [
+        Call(
+            r["id"],
+            r["citizen_id"],
+            r["department"],
+            r["operation"],
+            orjson.loads(cipher.decrypt(bytes(r["args_enc"]), context=b"effect_args")),
+        )
+        for r in rows
+    ]
+
+
+async def make_calls(calls: list[Call], caller: Caller) -> list[tuple[Call, EffectResult]]:
+    async def one(call: Call) -> tuple[Call, EffectResult]:
+        try:
+            data = await caller(call.department, call.operation, call.args)
+        except Exception as exc:
+            kind = getattr(exc, "kind", None) or "unavailable"
+            if kind == "unavailable":
+                log.warning(
+                    "%s %s: department unavailable: %s", call.department, call.operation, exc
+                )
+            return call, EffectResult(call.id, ok=False, error=str(kind))
+        return call, EffectResult(call.id, ok=True, data=data)
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))
+
+
+def record_results(
+    conn: psycopg.Connection[Any], cipher: FieldCipher, results: list[tuple[Call, EffectResult]]
+) -> None:
+    if not results:
+        return
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO inbound_events (citizen_id, wamid, kind, sent_at, payload_enc)"
+            " VALUES (%s, %s, %s, now(), %s) ON CONFLICT (wamid) DO NOTHING",
+            [
+                (
+                    call.citizen_id,
+                    f"effect:{call.id}",
+                    EFFECT_KIND,
+                    cipher.encrypt(orjson.dumps(result.to_dict()), context=b"inbound_event"),
+                )
+                for call, result in results
+            ],
+        )
+        cur.execute(
+            "UPDATE effects SET status = 'done', done_at = now(),"
+            " error = v.error FROM unnest(%s::text[], %s::text[]) AS v(id, error)"
+            " WHERE effects.id = v.id",
+            ([c.id for c, _ in results], [r.error for _, r in results]),
+        )
+        cur.execute(
+            "UPDATE citizens SET has_pending = true, pending_since = coalesce(pending_since, now())"
+            " WHERE id = ANY(%s)",
+            (sorted({c.citizen_id for c, _ in results}),),
+        )
+        cur.execute(f"SELECT pg_notify('{INBOUND_CHANNEL}', '')")
+
+
+def requeue_stuck_calls(conn: psycopg.Connection[Any], older_than: timedelta) -> int:
+    with conn.transaction():
+        rows = conn.execute(
+            "UPDATE effects SET status = 'queued' WHERE status = 'running'"
+            " AND claimed_at < now() - make_interval(secs => %s) RETURNING id",
+            (older_than.total_seconds(),),
+        ).fetchall()
+    return len(rows)
+
+
+async def run_round(conn: psycopg.Connection[Any], cipher: FieldCipher, caller: Caller) -> int:
+    calls = await asyncio.to_thread(claim_calls, conn, cipher)
+    if not calls:
+        return 0
+    results = await make_calls(calls, caller)
+    await asyncio.to_thread(record_results, conn, cipher, results)
+    return len(calls)
