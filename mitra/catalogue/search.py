@@ -5,8 +5,9 @@ bill please", or the code on an office poster ("REV-01", "rev 1"). `ServiceIndex
 a message against every enabled service's titles, synonyms, keywords and descriptions in English
 *and* Telugu, whatever language the citizen chose; `code_in` finds a service code.
 
-How a message is scored (the cases and the measurements behind the numbers are in
-tests/test_catalogue_search.py):
+How a message is scored. (Not with one of rapidfuzz's whole-string scorers such as WRatio,
+token_set_ratio or partial_ratio: on the cases in tests/test_catalogue_search.py none of them
+both put the meant service first and kept "no" or "taxi" out; the measurements are there.)
 
 1. Both sides are normalised: NFC, casefolded, punctuation and symbols made spaces, zero-width
    joiners dropped, and Telugu spelling variants folded together (`fold_telugu`).
@@ -37,9 +38,9 @@ from rapidfuzz.distance import Levenshtein
 from mitra.catalogue.loader import Catalogue
 from mitra.catalogue.schema import LANGUAGES, Service
 
-MIN_SCORE = 80.0
-"""Scores run 0–100. On the test cases every intended service scored ≥ 87 and nothing a citizen
-says in passing ("good morning", "taxi", "weather today") reached 73: this is the middle."""
+MIN_SCORE = 78.0
+"""Scores run 0–100. On the test cases every service a citizen meant scored ≥ 83.9 and nothing
+said in passing ("good morning", "weather today", "taxi" ~ "tax") above 72.2: this is the middle."""
 
 FIELD_WEIGHTS = {"title": 1.0, "synonym": 1.0, "keyword": 1.0, "description": 0.8}
 
@@ -205,7 +206,9 @@ class ServiceIndex:
             for word, similarity in found.items():
                 closest[word] = max(closest.get(word, 0.0), similarity)
 
-        best: dict[int, tuple[float, _Phrase]] = {}
+        # Each service's best phrase; on a tie the one in the citizen's language, then the one
+        # the catalogue lists first (the title before keywords and synonyms).
+        best: dict[int, tuple[tuple[float, bool, int], _Phrase]] = {}
         seen: set[int] = set()
         for word in closest:
             for number in self._postings[word]:
@@ -214,15 +217,18 @@ class ServiceIndex:
                 seen.add(number)
                 phrase = self._phrases[number]
                 covered = sum(len(self._words[w]) * closest.get(w, 0.0) for w in phrase.words)
-                score = phrase.weight * covered / phrase.length
-                held = best.get(phrase.service)
-                if held is None or _better(score, phrase, held, language):
-                    best[phrase.service] = (score, phrase)
+                rank = (
+                    phrase.weight * covered / phrase.length,
+                    phrase.language == language,
+                    -number,
+                )
+                if phrase.service not in best or rank > best[phrase.service][0]:
+                    best[phrase.service] = (rank, phrase)
 
         lengths = [len(fold_telugu(w)) for w in words]
         message_length = sum(lengths)
         scored: dict[int, tuple[float, _Phrase]] = {}
-        for service, (score, phrase) in best.items():
+        for service, ((score, _, _), phrase) in best.items():
             if 100 * score < MIN_SCORE:
                 continue  # what the message explains can only lower a score
             own = self._service_words[service]
@@ -292,10 +298,3 @@ def _forms(word: str) -> list[str]:
 
 def _edits_allowed(length: int) -> int:
     return 0 if length < 3 else 1 if length < 7 else 2
-
-
-def _better(score: float, phrase: _Phrase, held: tuple[float, _Phrase], language: str) -> bool:
-    """Higher wins; on a tie, the phrase in the citizen's language."""
-    if score != held[0]:
-        return score > held[0]
-    return phrase.language == language and held[1].language != language
