@@ -12,6 +12,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from mitra.bench.cli import register as register_bench
+from mitra.catalogue.cli import catalog_app
 from mitra.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(
@@ -23,6 +25,8 @@ bench_app = typer.Typer(
     help="Benchmarks that print figures (throughput, latency).", no_args_is_help=True
 )
 app.add_typer(bench_app, name="bench")
+register_bench(bench_app)
+app.add_typer(catalog_app, name="catalog")
 console = Console()
 err = Console(stderr=True)
 

@@ -126,3 +126,40 @@ async def run_round(conn: psycopg.Connection[Any], cipher: FieldCipher, caller: 
     results = await make_calls(calls, caller)
     await asyncio.to_thread(record_results, conn, cipher, results)
     return len(calls)
+
+
+def client_caller(client: Any) -> Caller:
+    """A Caller over `mitra.departments.client.DepartmentClient`: the catalogue's operation
+    names and arguments mapped onto the adapter contract. The client routes each call to the
+    department that answers it (by identifier or topic), whatever service asked."""
+
+    async def call(department: str, operation: str, args: dict[str, Any]) -> dict[str, Any]:
+        a = {k: v for k, v in args.items() if v not in (None, "")}
+        result: dict[str, Any]
+        if operation == "account":
+            result = await client.account(a["kind"], a["number"])
+        elif operation == "application":
+            result = await client.application(a["reference"])
+        elif operation == "grievance":
+            result = await client.grievance(a["reference"])
+        elif operation == "document":
+            kind, identifier = a.pop("kind"), a.pop("identifier")
+            result = await client.document(kind, identifier, **a)
+        elif operation == "nearest":
+            result = await client.nearest(
+                a["type"], float(a["lat"]), float(a["lon"]), int(a.get("limit", 3))
+            )
+        elif operation == "place":
+            result = await client.place(a["type"], a["id"])
+        elif operation == "info":
+            topic = a.pop("topic")
+            if "from" in a:
+                a["from_"] = a.pop("from")
+            result = await client.info(topic, **a)
+        elif operation == "locate":
+            result = await client.locate(float(a["lat"]), float(a["lon"]))
+        else:
+            raise ValueError(f"unknown operation {operation}")
+        return result
+
+    return call
