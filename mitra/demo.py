@@ -65,10 +65,10 @@ def run_demo(host: str, port: int) -> None:
 
 async def _serve_all(settings: Settings, host: str, port: int) -> None:
     from mitra.jobs.worker import Worker
-    from mitra.web.app import create_app
+    from mitra.web.app import create_web
 
     fake = fake_graph_for(settings) if settings.fake_graph else None
-    app = create_app(settings, fake_graph=fake)
+    app = create_web(settings, fake_graph=fake).asgi
     server = _QuietServer(
         uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     )

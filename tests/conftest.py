@@ -111,12 +111,13 @@ def db(migrated_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
 
 @pytest.fixture
 async def mitra_app(settings: Settings, db: Any) -> AsyncIterator[Any]:
-    """The real ASGI app with its lifespan running (pool, delivery writer)."""
-    from mitra.web.app import create_app
+    """The real ASGI entry point (the webhook fast path in front of the FastAPI app), with the
+    app's lifespan running (pool, delivery writer)."""
+    from mitra.web.app import create_web
 
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        yield app
+    web = create_web(settings)
+    async with web.app.router.lifespan_context(web.app):
+        yield web.asgi
 
 
 __all__ = ["make_settings", "replace_database"]

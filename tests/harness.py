@@ -13,7 +13,7 @@ import httpx
 
 from mitra.config import Settings
 from mitra.jobs.worker import Worker
-from mitra.web.app import WEBHOOK_PATH, create_app
+from mitra.web.app import WEBHOOK_PATH, create_web
 from mitra.whatsapp.fake_graph import FakeGraph, FakeGraphConfig, SentMessage, create_fake_graph_app
 from tests.conftest import ACCESS_TOKEN, APP_SECRET, PHONE_NUMBER_ID
 
@@ -101,9 +101,11 @@ class Chat:
 @contextlib.asynccontextmanager
 async def running_mitra(settings: Settings, **fake_options: Any) -> AsyncIterator[Chat]:
     settings = settings.model_copy(update={"graph_api_url": GRAPH_BASE})
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        mitra_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=MITRA_BASE)
+    web = create_web(settings)
+    async with web.app.router.lifespan_context(web.app):
+        mitra_http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=web.asgi), base_url=MITRA_BASE
+        )
         fake = create_fake_graph_app(
             FakeGraphConfig(
                 phone_number_id=PHONE_NUMBER_ID,

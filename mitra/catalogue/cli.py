@@ -11,7 +11,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-catalog_app = typer.Typer(help="The service catalogue: check, list, show, test.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="The service catalogue: check, list, show, test.", no_args_is_help=True
+)
 console = Console()
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
@@ -54,7 +56,11 @@ def lint(as_json: AsJson = False) -> None:
     catalogue = _catalogue()
     problems = lint_catalogue(catalogue, operations_of=_operations_of())
     if as_json:
-        print(json.dumps({"services": len(catalogue.versions), "problems": problems}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"services": len(catalogue.versions), "problems": problems}, ensure_ascii=False
+            )
+        )
     else:
         for p in problems:
             console.print(f"[red]✗[/] {p}", highlight=False)
@@ -73,7 +79,9 @@ def list_services(
 ) -> None:
     """List the current services."""
     catalogue = _catalogue()
-    services = [s for s in catalogue.current.values() if not department or s.department == department]
+    services = [
+        s for s in catalogue.current.values() if not department or s.department == department
+    ]
     if as_json:
         print(
             json.dumps(
@@ -94,7 +102,9 @@ def list_services(
         return
     table = Table("code", "v", "pattern", "English", "తెలుగు", "examples")
     for s in services:
-        table.add_row(s.code, str(s.version), s.pattern, s.title.en, s.title.te, str(len(s.examples)))
+        table.add_row(
+            s.code, str(s.version), s.pattern, s.title.en, s.title.te, str(len(s.examples))
+        )
     console.print(table)
     console.print(f"{len(services)} services")
 

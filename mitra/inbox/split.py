@@ -119,73 +119,125 @@ def resolve_citizens(
     return ids
 
 
+def _callback_id(s: StatusUpdate) -> int | None:
+    if s.callback_data and s.callback_data.startswith(CALLBACK_PREFIX):
+        tail = s.callback_data[len(CALLBACK_PREFIX) :]
+        return int(tail) if tail.isdigit() else None
+    return None
+
+
+_RECORD_STATUSES = """
+INSERT INTO message_statuses (wamid, status, outbound_id, status_at, errors)
+SELECT v.wamid, v.status, o.id, v.at, v.errors::jsonb
+FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::timestamptz[], %s::text[])
+  AS v(wamid, status, oid, at, errors)
+LEFT JOIN outbound_messages o ON o.id = v.oid
+ON CONFLICT DO NOTHING RETURNING wamid, status
+"""
+
+# Statuses move an outbound message forward only; `failed` is terminal.
+_APPLY = """
+UPDATE outbound_messages o SET
+  wamid = coalesce(o.wamid, v.wamid),
+  status = CASE WHEN o.status <> 'failed' AND v.rank > (CASE o.status
+      WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2
+      WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 9 END)
+    THEN v.status ELSE o.status END,
+  sent_at = coalesce(o.sent_at, v.sent_at),
+  delivered_at = coalesce(o.delivered_at, v.delivered_at),
+  read_at = coalesce(o.read_at, v.read_at),
+  failed_at = coalesce(v.failed_at, o.failed_at),
+  error_code = coalesce(v.code, o.error_code)
+FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::int[], %s::timestamptz[],
+            %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::int[])
+  AS v(wamid, oid, status, rank, sent_at, delivered_at, read_at, failed_at, code)
+WHERE o.status <> 'abandoned' AND {match}
+"""
+_BY_ID = _APPLY.format(match="o.id = v.oid AND (o.wamid IS NULL OR o.wamid = v.wamid)")
+_BY_WAMID = _APPLY.format(match="v.oid IS NULL AND o.wamid = v.wamid")
+
+
+@dataclass
+class _Effect:
+    """What the new statuses of one outbound message add up to."""
+
+    wamid: str
+    oid: int | None
+    status: str = "queued"
+    rank: int = -1
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+    failed_at: datetime | None = None
+    code: int | None = None
+
+    def add(self, s: StatusUpdate) -> None:
+        rank = STATUS_RANK[s.status]
+        if rank > self.rank:
+            self.rank, self.status = rank, s.status
+        self.sent_at = min(filter(None, (self.sent_at, s.at)))
+        if s.status in ("delivered", "read"):
+            self.delivered_at = min(filter(None, (self.delivered_at, s.at)))
+        if s.status == "read":
+            self.read_at = min(filter(None, (self.read_at, s.at)))
+        if s.status == "failed":
+            self.failed_at = s.at
+            code = s.errors[0].get("code") if s.errors else None
+            self.code = code if isinstance(code, int) else None
+
+
 def _apply_statuses(
     conn: psycopg.Connection[Any], statuses: list[StatusUpdate], result: SplitResult
 ) -> None:
-    rows = []
-    for s in statuses:
-        outbound_id = None
-        if s.callback_data and s.callback_data.startswith(CALLBACK_PREFIX):
-            tail = s.callback_data[len(CALLBACK_PREFIX) :]
-            outbound_id = int(tail) if tail.isdigit() else None
-        rows.append((s, outbound_id))
+    """Record each (wamid, status) once and apply the new ones, in a few set-based
+    statements whatever the batch size (three statuses arrive for every reply sent)."""
+    ids = [_callback_id(s) for s in statuses]
     # Lock the outbound rows these statuses touch in id order (as the sender does when it
     # records outcomes) so the two never deadlock.
     conn.execute(
         "SELECT id FROM outbound_messages WHERE wamid = ANY(%s) OR id = ANY(%s)"
         " ORDER BY id FOR UPDATE",
-        ([s.wamid for s, _ in rows], [oid for _, oid in rows if oid is not None]),
+        ([s.wamid for s in statuses], [i for i in ids if i is not None]),
     )
-    # Record each (wamid, status) once; only newly recorded ones take effect.
-    fresh: list[tuple[StatusUpdate, int | None]] = []
-    for s, outbound_id in rows:
-        inserted = conn.execute(
-            "INSERT INTO message_statuses (wamid, status, outbound_id, status_at, errors)"
-            " VALUES (%s, %s, (SELECT id FROM outbound_messages WHERE id = %s), %s, %s)"
-            " ON CONFLICT DO NOTHING RETURNING wamid",
+    fresh = {
+        (r["wamid"], r["status"])
+        for r in conn.execute(
+            _RECORD_STATUSES,
             (
-                s.wamid,
-                s.status,
-                outbound_id,
-                s.at,
-                orjson.dumps(s.errors).decode() if s.errors else None,
+                [s.wamid for s in statuses],
+                [s.status for s in statuses],
+                ids,
+                [s.at for s in statuses],
+                [orjson.dumps(s.errors).decode() if s.errors else None for s in statuses],
             ),
-        ).fetchone()
-        if inserted:
-            fresh.append((s, outbound_id))
-    for s, outbound_id in fresh:
-        rank = STATUS_RANK.get(s.status)
-        if rank is None:  # e.g. "played": recorded, no state change
-            continue
-        code = s.errors[0].get("code") if s.errors else None
-        conn.execute(
-            """
-            UPDATE outbound_messages SET
-              wamid = coalesce(wamid, %(wamid)s),
-              status = CASE WHEN status <> 'failed' AND %(rank)s > (CASE status
-                  WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2
-                  WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 9 END)
-                THEN %(status)s ELSE status END,
-              sent_at = coalesce(sent_at, %(at)s),
-              delivered_at = CASE WHEN %(status)s IN ('delivered', 'read')
-                THEN coalesce(delivered_at, %(at)s) ELSE delivered_at END,
-              read_at = CASE WHEN %(status)s = 'read'
-                THEN coalesce(read_at, %(at)s) ELSE read_at END,
-              failed_at = CASE WHEN %(status)s = 'failed' THEN %(at)s ELSE failed_at END,
-              error_code = CASE WHEN %(status)s = 'failed' THEN %(code)s ELSE error_code END
-            WHERE (wamid = %(wamid)s OR (id = %(id)s AND (wamid IS NULL OR wamid = %(wamid)s)))
-              AND status NOT IN ('abandoned')
-            """,
-            {
-                "wamid": s.wamid,
-                "rank": rank,
-                "status": s.status,
-                "at": s.at,
-                "code": code,
-                "id": outbound_id,
-            },
-        )
-    result.statuses += len(fresh)
+        ).fetchall()
+    }
+    effects: dict[str, _Effect] = {}
+    for s, oid in zip(statuses, ids, strict=True):
+        if (s.wamid, s.status) not in fresh or s.status not in STATUS_RANK:
+            continue  # a duplicate, or a status such as "played" that changes nothing
+        fresh.discard((s.wamid, s.status))  # the same status twice in one batch counts once
+        effects.setdefault(s.wamid, _Effect(s.wamid, oid)).add(s)
+        result.statuses += 1
+    for statement, group in (
+        (_BY_ID, [e for e in effects.values() if e.oid is not None]),
+        (_BY_WAMID, [e for e in effects.values() if e.oid is None]),
+    ):
+        if group:
+            conn.execute(
+                statement,
+                (
+                    [e.wamid for e in group],
+                    [e.oid for e in group],
+                    [e.status for e in group],
+                    [e.rank for e in group],
+                    [e.sent_at for e in group],
+                    [e.delivered_at for e in group],
+                    [e.read_at for e in group],
+                    [e.failed_at for e in group],
+                    [e.code for e in group],
+                ),
+            )
 
 
 def split_pending(

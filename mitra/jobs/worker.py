@@ -56,11 +56,15 @@ class Worker:
         http: httpx.AsyncClient | None = None,
         now: Callable[[], datetime] = utcnow,
         processors: int = 2,
+        senders: int = 4,
     ) -> None:
         self.settings = settings
         self.cipher: FieldCipher = cipher_for(settings)
         self.now = now
         self.processors = processors
+        # Several send loops overlap one round's HTTP with the next round's claim; they share
+        # the number's rate bucket in PostgreSQL and never claim the same citizen.
+        self.senders = senders
         self._http = http
         self.counters = WorkerCounters()
         self._wake: dict[str, list[asyncio.Event]] = {
@@ -191,7 +195,12 @@ class Worker:
                 )
                 for i in range(self.processors)
             ),
-            asyncio.create_task(self._loop("send", stop, self._event(OUTBOX_CHANNEL), send)),
+            *(
+                asyncio.create_task(
+                    self._loop(f"send-{i}", stop, self._event(OUTBOX_CHANNEL), send)
+                )
+                for i in range(self.senders)
+            ),
             asyncio.create_task(self._loop("in-doubt", stop, None, in_doubt)),
         ]
         try:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Router
+from starlette.types import Receive, Scope, Send
 
 from mitra import __version__
 from mitra.config import Settings
@@ -29,9 +33,47 @@ def cipher_for(settings: Settings) -> FieldCipher:
     return FieldCipher(settings.encryption_key_bytes, settings.lookup_key_bytes)
 
 
+class WebhookFastPath:
+    """Sends Meta's webhook straight to its handler, in front of FastAPI's middleware stack
+    (which costs about a third of the CPU of a webhook request); everything else, lifespan
+    included, goes to the FastAPI app. Measured in `mitra bench ingest`."""
+
+    def __init__(self, app: FastAPI, webhook: Router, path: str) -> None:
+        self.app = app
+        self.webhook = webhook
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == self.path:
+            await self.webhook(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def _tune_garbage_collector() -> None:
+    """Freeze start-up objects and collect less often: the default thresholds make a full
+    collection land in a webhook request every few thousand requests, which was the ingest
+    p99 (72 ms → 13 ms measured)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def create_app(settings: Settings, *, fake_graph: Any = None) -> FastAPI:
     """Build the app. `fake_graph` (a mitra.whatsapp.fake_graph.FakeGraph) is mounted under
     /fake-graph when given: the demo points MITRA_GRAPH_API_URL there."""
+    return create_web(settings, fake_graph=fake_graph).app
+
+
+@dataclass
+class Web:
+    app: FastAPI
+    asgi: WebhookFastPath
+
+
+def create_web(settings: Settings, *, fake_graph: Any = None) -> Web:
+    """The FastAPI app and the ASGI entry point to serve (the app behind the webhook fast
+    path)."""
     cipher = cipher_for(settings)
     state: dict[str, Any] = {}
 
@@ -44,6 +86,7 @@ def create_app(settings: Settings, *, fake_graph: Any = None) -> FastAPI:
         writer = DeliveryWriter(pool)
         writer.start()
         state.update(pool=pool, writer=writer)
+        _tune_garbage_collector()
         try:
             if fake_graph is not None:
                 async with fake_graph.app.router.lifespan_context(fake_graph.app):
@@ -61,14 +104,16 @@ def create_app(settings: Settings, *, fake_graph: Any = None) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
     )
-    for route in webhook_routes(
-        app_secret=settings.whatsapp_app_secret,
-        verify_token=settings.whatsapp_verify_token,
-        max_bytes=settings.webhook_max_bytes,
-        store=store,
-        path=WEBHOOK_PATH,
-    ):
-        app.router.routes.append(route)
+    webhook = Router(
+        routes=webhook_routes(
+            app_secret=settings.whatsapp_app_secret,
+            verify_token=settings.whatsapp_verify_token,
+            max_bytes=settings.webhook_max_bytes,
+            store=store,
+            path=WEBHOOK_PATH,
+        )
+    )
+    app.router.routes.extend(webhook.routes)  # also reachable through the app (tests, docs)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz(request: Request) -> JSONResponse:
@@ -84,4 +129,4 @@ def create_app(settings: Settings, *, fake_graph: Any = None) -> FastAPI:
 
     if fake_graph is not None:
         app.mount(FAKE_GRAPH_PREFIX, fake_graph.app)
-    return app
+    return Web(app, WebhookFastPath(app, webhook, WEBHOOK_PATH))

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
 from mitra.config import load_settings
-from mitra.web.app import create_app
+from mitra.web.app import WebhookFastPath, create_web
 
 
-def create_app_from_env() -> FastAPI:
+def create_app_from_env() -> WebhookFastPath:
     settings = load_settings()
     fake = None
     if settings.fake_graph:
         from mitra.demo import fake_graph_for
 
         fake = fake_graph_for(settings)
-    return create_app(settings, fake_graph=fake)
+    return create_web(settings, fake_graph=fake).asgi
