@@ -138,3 +138,23 @@ async def test_healthz_answers_when_the_database_does(client: Any) -> None:
     r = await client.get("/healthz")
     assert r.status_code == 200
     assert r.json()["status"] == "ok"
+
+
+async def test_the_webhook_is_also_routed_inside_the_plain_app(settings: Any, db: Any) -> None:
+    from mitra.web.app import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://mitra.test") as c:
+            params = {
+                "hub.mode": "subscribe",
+                "hub.verify_token": VERIFY_TOKEN,
+                "hub.challenge": "42",
+            }
+            assert (await c.get(PATH, params=params)).text == "42"
+            body = orjson.dumps(
+                envelopes.text_envelope("919876543210", "Hi", phone_number_id=PHONE_NUMBER_ID)
+            )
+            assert (await c.post(PATH, content=body, headers=signed(body))).status_code == 200
+    assert count_deliveries(db) == 1

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "mitra_deliveries"
 # One statement (one round trip): insert the batch and wake the splitters.
 INSERT = (
-    "WITH stored AS (INSERT INTO webhook_deliveries (body_enc) SELECT unnest(%s::bytea[])"
+    "WITH stored AS (INSERT INTO webhook_deliveries (body_enc) SELECT unnest(%b::bytea[])"
     f" RETURNING 1) SELECT pg_notify('{NOTIFY_CHANNEL}', count(*)::text) FROM stored"
 )
 

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Router
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from mitra import __version__
@@ -21,7 +21,7 @@ from mitra.config import Settings
 from mitra.crypto import FieldCipher
 from mitra.inbox.deliveries import DeliveryWriter
 from mitra.store.db import async_pool
-from mitra.whatsapp.webhook import webhook_routes
+from mitra.whatsapp.webhook import WhatsAppWebhook
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class WebhookFastPath:
     (which costs about a third of the CPU of a webhook request); everything else, lifespan
     included, goes to the FastAPI app. Measured in `mitra bench ingest`."""
 
-    def __init__(self, app: FastAPI, webhook: Router, path: str) -> None:
+    def __init__(self, app: FastAPI, webhook: WhatsAppWebhook, path: str) -> None:
         self.app = app
         self.webhook = webhook
         self.path = path
@@ -104,16 +104,14 @@ def create_web(settings: Settings, *, fake_graph: Any = None) -> Web:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
     )
-    webhook = Router(
-        routes=webhook_routes(
-            app_secret=settings.whatsapp_app_secret,
-            verify_token=settings.whatsapp_verify_token,
-            max_bytes=settings.webhook_max_bytes,
-            store=store,
-            path=WEBHOOK_PATH,
-        )
+    webhook = WhatsAppWebhook(
+        app_secret=settings.whatsapp_app_secret,
+        verify_token=settings.whatsapp_verify_token,
+        max_bytes=settings.webhook_max_bytes,
+        store=store,
     )
-    app.router.routes.extend(webhook.routes)  # also reachable through the app (tests, docs)
+    # Also routed inside the app, for anyone serving `create_app` without the fast path.
+    app.router.routes.append(Route(WEBHOOK_PATH, webhook, methods=["GET", "HEAD", "POST"]))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz(request: Request) -> JSONResponse:
