@@ -28,7 +28,7 @@ from mitra.outbox.queue import OUTBOX_CHANNEL
 from mitra.outbox.sender import SenderPolicy, requeue_in_doubt, send_round
 from mitra.store.db import connect
 from mitra.web.app import cipher_for
-from mitra.whatsapp.graph import GraphClient, default_http_client
+from mitra.whatsapp.graph import GraphClient, default_http_clients
 
 log = logging.getLogger(__name__)
 
@@ -151,12 +151,12 @@ class Worker:
             conn.close()
 
     async def run(self, stop: asyncio.Event) -> None:
-        http = self._http or default_http_client()
+        clients = [self._http] if self._http is not None else default_http_clients()
         graph = GraphClient(
             self.settings.graph_api_url,
             self.settings.whatsapp_access_token,
             self.settings.whatsapp_phone_number_id,
-            http,
+            clients,
         )
         stale_after = timedelta(seconds=self.settings.stale_message_age)
 
@@ -212,4 +212,5 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             if self._http is None:
-                await http.aclose()
+                for client in clients:
+                    await client.aclose()
