@@ -27,6 +27,8 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 register_bench(bench_app)
 app.add_typer(catalog_app, name="catalog")
+sandbox_app = typer.Typer(help="The stand-in department systems.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
 console = Console()
 err = Console(stderr=True)
 
@@ -124,6 +126,22 @@ async def _run_until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await run(stop)
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(host: Host = "127.0.0.1", port: Port = 8090) -> None:
+    """Serve the sandbox department systems on their own (departments at /REV, /ENG, …)."""
+    from mitra.departments.sandbox import serve_sandbox
+
+    serve_sandbox(host, port)
+
+
+@sandbox_app.command("samples")
+def sandbox_samples() -> None:
+    """Identifiers a tester can use in the demo (service numbers, references, …)."""
+    from mitra.departments.sandbox import samples_table
+
+    console.print(samples_table())
 
 
 @app.command()

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     send_in_doubt_after: int = Field(default=300, ge=1)
     webhook_max_bytes: int = Field(default=3 * 1024 * 1024, ge=1024)
     fake_graph: bool = False
+    # "sandbox": serve the stand-in department systems under /sandbox and call them there;
+    # otherwise each department's URL and token come from MITRA_DEPARTMENT_<CODE>_URL/_TOKEN.
+    departments: str = ""
+    department_call_timeout: int = Field(default=60, ge=5)
 
     @field_validator("database_url")
     @classmethod
@@ -84,6 +88,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lookup_key(cls, value: str) -> str:
         decode_key(value)
+        return value
+
+    @field_validator("departments")
+    @classmethod
+    def _departments(cls, value: str) -> str:
+        if value not in ("", "sandbox"):
+            raise ValueError("must be 'sandbox' or empty (departments from MITRA_DEPARTMENT_*)")
         return value
 
     @field_validator("graph_api_url", "public_url")

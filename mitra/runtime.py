@@ -54,6 +54,7 @@ def demo_defaults(data_dir: Path, public_url: str) -> dict[str, str]:
         "MITRA_PUBLIC_URL": public_url,
         "MITRA_GRAPH_API_URL": public_url + "/fake-graph",
         "MITRA_FAKE_GRAPH": "true",
+        "MITRA_DEPARTMENTS": "sandbox",
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from mitra.config import Settings
+from mitra.departments.sandbox_client import sandbox_client
 from mitra.jobs.worker import Worker
 from mitra.web.app import WEBHOOK_PATH, create_web
 from mitra.whatsapp.fake_graph import FakeGraph, FakeGraphConfig, SentMessage, create_fake_graph_app
@@ -120,17 +121,26 @@ async def running_mitra(settings: Settings, **fake_options: Any) -> AsyncIterato
         graph_http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=fake.app), base_url=GRAPH_BASE
         )
-        worker = Worker(settings, http=graph_http)
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.run(stop))
         try:
-            yield Chat(fake, worker, mitra_http)
-            # Fitness: nothing Mitra sent in any test broke WhatsApp's limits.
-            invalid = {c: n for c, n in fake.stats.rejected.items() if c in (100, 131009)}
-            assert not invalid, f"Mitra sent invalid payloads: {invalid}"
+            async with sandbox_client() as departments:
+                worker = Worker(settings, http=graph_http, departments=departments)
+                async with _running(worker):
+                    yield Chat(fake, worker, mitra_http)
+                    # Fitness: nothing Mitra sent in any test broke WhatsApp's limits.
+                    invalid = {c: n for c, n in fake.stats.rejected.items() if c in (100, 131009)}
+                    assert not invalid, f"Mitra sent invalid payloads: {invalid}"
         finally:
-            stop.set()
-            await task
             await fake.aclose()
             await graph_http.aclose()
             await mitra_http.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _running(worker: Worker) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task

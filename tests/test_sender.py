@@ -88,7 +88,8 @@ def test_pacing_lets_a_burst_through_then_defers(settings: Any, db: Any, cipher:
         later, _ = claim_round(conn, cipher, POLICY, 10)
         assert later == []
     row = db.execute(
-        "SELECT next_attempt_at - now() AS wait FROM outbound_messages WHERE status = 'queued' ORDER BY id LIMIT 1"
+        "SELECT next_attempt_at - now() AS wait FROM outbound_messages"
+        " WHERE status = 'queued' ORDER BY id LIMIT 1"
     ).fetchone()
     assert timedelta(seconds=4) < row["wait"] <= timedelta(seconds=6)
 

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import psycopg
 
+from mitra.config import Settings
 from mitra.conversation.engine import EffectResult
 from mitra.crypto import FieldCipher
 from mitra.inbox.process import EFFECT_KIND
@@ -163,3 +164,17 @@ def client_caller(client: Any) -> Caller:
         return result
 
     return call
+
+
+def client_from_settings(settings: Settings) -> Any:
+    """The department client for this deployment: the sandbox under MITRA_PUBLIC_URL/sandbox,
+    or the departments named by MITRA_DEPARTMENT_<CODE>_URL and _TOKEN."""
+    import os
+
+    from mitra.departments.client import DepartmentClient, endpoints_from_environ
+
+    if settings.departments == "sandbox":
+        from mitra.departments.sandbox import sandbox_endpoints
+
+        return DepartmentClient(sandbox_endpoints(settings.public_url + "/sandbox"))
+    return DepartmentClient(endpoints_from_environ(os.environ))

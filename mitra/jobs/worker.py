@@ -22,8 +22,14 @@ import psycopg
 from mitra.config import Settings
 from mitra.crypto import FieldCipher
 from mitra.inbox.deliveries import NOTIFY_CHANNEL as DELIVERIES_CHANNEL
-from mitra.inbox.process import process_pending
+from mitra.inbox.process import EFFECTS_CHANNEL, process_pending
 from mitra.inbox.split import INBOUND_CHANNEL, split_pending
+from mitra.jobs.department_calls import (
+    client_caller,
+    client_from_settings,
+    requeue_stuck_calls,
+    run_round,
+)
 from mitra.outbox.queue import OUTBOX_CHANNEL
 from mitra.outbox.sender import SenderPolicy, requeue_in_doubt, send_round
 from mitra.store.db import connect
@@ -54,6 +60,7 @@ class Worker:
         settings: Settings,
         *,
         http: httpx.AsyncClient | None = None,
+        departments: Any = None,
         now: Callable[[], datetime] = utcnow,
         processors: int = 2,
         senders: int = 4,
@@ -66,8 +73,10 @@ class Worker:
         # the number's rate bucket in PostgreSQL and never claim the same citizen.
         self.senders = senders
         self._http = http
+        self._departments = departments  # a DepartmentClient; built from settings if None
         self.counters = WorkerCounters()
         self._wake: dict[str, list[asyncio.Event]] = {
+            EFFECTS_CHANNEL: [],
             DELIVERIES_CHANNEL: [],
             INBOUND_CHANNEL: [],
             OUTBOX_CHANNEL: [],
@@ -181,6 +190,18 @@ class Worker:
                 return False
             return r.claimed > 0
 
+        departments = self._departments or client_from_settings(self.settings)
+        caller = client_caller(departments)
+        call_timeout = timedelta(seconds=self.settings.department_call_timeout)
+
+        async def call_departments(conn: psycopg.Connection[Any]) -> bool:
+            return await run_round(conn, self.cipher, caller) > 0
+
+        async def stuck_calls(conn: psycopg.Connection[Any]) -> bool:
+            await asyncio.to_thread(requeue_stuck_calls, conn, call_timeout)
+            await asyncio.sleep(IN_DOUBT_CHECK_SECONDS)
+            return False
+
         async def in_doubt(conn: psycopg.Connection[Any]) -> bool:
             await asyncio.to_thread(requeue_in_doubt, conn, self.policy.in_doubt_after)
             await asyncio.sleep(IN_DOUBT_CHECK_SECONDS)
@@ -202,6 +223,15 @@ class Worker:
                 for i in range(self.senders)
             ),
             asyncio.create_task(self._loop("in-doubt", stop, None, in_doubt)),
+            *(
+                asyncio.create_task(
+                    self._loop(
+                        f"departments-{i}", stop, self._event(EFFECTS_CHANNEL), call_departments
+                    )
+                )
+                for i in range(2)
+            ),
+            asyncio.create_task(self._loop("stuck-calls", stop, None, stuck_calls)),
         ]
         try:
             await stop.wait()
@@ -214,3 +244,5 @@ class Worker:
             if self._http is None:
                 for client in clients:
                     await client.aclose()
+            if self._departments is None:
+                await departments.aclose()

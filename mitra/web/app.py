@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/whatsapp"
 FAKE_GRAPH_PREFIX = "/fake-graph"
+SANDBOX_PREFIX = "/sandbox"
 
 
 def cipher_for(settings: Settings) -> FieldCipher:
@@ -127,4 +128,8 @@ def create_web(settings: Settings, *, fake_graph: Any = None) -> Web:
 
     if fake_graph is not None:
         app.mount(FAKE_GRAPH_PREFIX, fake_graph.app)
+    if settings.departments == "sandbox":
+        from mitra.departments.sandbox import create_sandbox_app
+
+        app.mount(SANDBOX_PREFIX, create_sandbox_app())
     return Web(app, WebhookFastPath(app, webhook, WEBHOOK_PATH))

@@ -1,0 +1,447 @@
+"""The one client Mitra uses to call department systems (see `contract/openapi.yaml`).
+
+    client = DepartmentClient([DepartmentEndpoint("ENG", "https://eng.example/api", token)])
+    bill = await client.account("electricity", "2220112345678")
+
+Every method routes by the contract's `x-mitra-routing` table (a mutation number goes to
+Revenue, `GRV-ENG-…` to Energy), refuses malformed identifiers before any HTTP, and returns
+the department's JSON as a plain dict. Failures surface as `DepartmentError` (see
+`errors.py`). GETs that time out or get a 5xx are retried (at most `max_retries` times, full
+jitter backoff); each department has its own circuit breaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from mitra.departments.breaker import CircuitBreaker, CircuitState
+from mitra.departments.contract import load_contract
+from mitra.departments.errors import DepartmentError, ErrorKind
+from mitra.departments.routing import (
+    Routing,
+    default_routing,
+    normalise_identifier,
+    normalise_reference,
+)
+
+__all__ = [
+    "ClientPolicy",
+    "DepartmentClient",
+    "DepartmentEndpoint",
+    "DepartmentError",
+    "endpoints_from_environ",
+    "load_contract",
+]
+
+log = logging.getLogger(__name__)
+
+DEPARTMENTS = ("REV", "MUN", "ENG", "RTC", "END", "ANC", "CMR", "GEN")
+_RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class DepartmentEndpoint:
+    """Where one department's system lives and the token it issued to Mitra."""
+
+    code: str
+    base_url: str
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ClientPolicy:
+    """Timeouts (seconds), retries and circuit breaking; the defaults suit production."""
+
+    connect_timeout: float = 2.0
+    read_timeout: float = 5.0
+    max_retries: int = 2
+    backoff_base: float = 0.2
+    backoff_cap: float = 2.0
+    failure_threshold: int = 5
+    reset_after: float = 30.0
+
+    @property
+    def attempt_deadline(self) -> float:
+        """The most one attempt may take, however slowly the bytes trickle in."""
+        return self.connect_timeout + self.read_timeout
+
+
+class DepartmentClient:
+    """Calls department systems over the adapter contract; one instance per process."""
+
+    def __init__(
+        self,
+        endpoints: Iterable[DepartmentEndpoint],
+        *,
+        policy: ClientPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+        routing: Routing | None = None,
+    ) -> None:
+        self.policy = policy or ClientPolicy()
+        self._endpoints = {e.code: e for e in endpoints}
+        self._routing = routing or default_routing()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._breakers = {
+            code: CircuitBreaker(
+                failure_threshold=self.policy.failure_threshold,
+                reset_after=self.policy.reset_after,
+                clock=clock,
+            )
+            for code in self._endpoints
+        }
+        timeout = httpx.Timeout(
+            self.policy.read_timeout,
+            connect=self.policy.connect_timeout,
+            pool=self.policy.connect_timeout,
+        )
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            headers={"User-Agent": "mitra/department-client", "Accept": "application/json"},
+        )
+
+    def __repr__(self) -> str:
+        return f"DepartmentClient(departments={sorted(self._endpoints)!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> DepartmentClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # ----- operations (mirroring the contract) -----
+
+    async def account(
+        self, kind: str, number: str, *, department: str | None = None
+    ) -> dict[str, Any]:
+        """An account and its dues: `account("electricity", "2220112345678")`."""
+        number = normalise_identifier(number)
+        route = self._routing.checked("accounts", kind, number)
+        return await self._get(
+            department or route.department_for(number),
+            f"/v1/accounts/{_segment(kind)}/{_segment(number)}",
+            operation="account",
+        )
+
+    async def application(self, reference: str, *, department: str | None = None) -> dict[str, Any]:
+        """Status and history of an application, by any department's reference."""
+        reference = normalise_reference(reference)
+        route = self._routing.reference_route("applications", reference)
+        return await self._get(
+            department or route.department_for(reference),
+            f"/v1/applications/{_segment(reference)}",
+            operation="application",
+        )
+
+    async def grievance(self, reference: str, *, department: str | None = None) -> dict[str, Any]:
+        """Status and history of a grievance (`GRV-<DEPT>-YYYY-NNNNNN-C`)."""
+        reference = normalise_reference(reference)
+        route = self._routing.reference_route("grievances", reference)
+        return await self._get(
+            department or route.department_for(reference),
+            f"/v1/grievances/{_segment(reference)}",
+            operation="grievance",
+        )
+
+    async def document(
+        self, kind: str, identifier: str, *, department: str | None = None, **params: Any
+    ) -> dict[str, Any]:
+        """A document's data: `document("adangal", "123/2A", village="GNT0203")`."""
+        identifier = normalise_identifier(identifier)
+        route = self._routing.checked("documents", kind, identifier)
+        query = _query(params)
+        missing = [p for p in route.params if p not in query]
+        if missing:
+            raise DepartmentError(
+                "invalid", f"{kind} needs {', '.join(missing)}", code="missing_parameter"
+            )
+        return await self._get(
+            department or route.department_for(identifier),
+            f"/v1/documents/{_segment(kind)}/{_segment(identifier)}",
+            params=query,
+            operation="document",
+        )
+
+    async def nearest(
+        self,
+        type: str,
+        lat: float,
+        lon: float,
+        limit: int = 3,
+        *,
+        department: str | None = None,
+    ) -> dict[str, Any]:
+        """The `limit` places of `type` nearest to a point, nearest first."""
+        route = self._routing.route("places", type)
+        return await self._get(
+            department or route.department_for(None),
+            "/v1/places/nearest",
+            params={"lat": lat, "lon": lon, "type": type, "limit": limit},
+            operation="nearest",
+        )
+
+    async def place(
+        self,
+        type: str,
+        id: str,
+        *,
+        department: str | None = None,
+    ) -> dict[str, Any]:
+        """One place with contacts and timings."""
+        route = self._routing.route("places", type)
+        return await self._get(
+            department or route.department_for(None),
+            f"/v1/places/{_segment(type)}/{_segment(id)}",
+            operation="place",
+        )
+
+    async def info(
+        self, topic: str, *, department: str | None = None, **params: Any
+    ) -> dict[str, Any]:
+        """Published information; write `from_=` for the `from` parameter of `bus_search`."""
+        route = self._routing.route("info", topic)
+        return await self._get(
+            department or route.department_for(None),
+            f"/v1/info/{_segment(topic)}",
+            params=_query(params),
+            operation="info",
+        )
+
+    async def locate(
+        self, lat: float, lon: float, *, department: str | None = None
+    ) -> dict[str, Any]:
+        """The district, mandal and village or ward a point falls in."""
+        return await self._get(
+            department or self._admin_department(),
+            "/v1/admin/locate",
+            params={"lat": lat, "lon": lon},
+            operation="locate",
+        )
+
+    async def districts(self, *, department: str | None = None) -> dict[str, Any]:
+        return await self._get(
+            department or self._admin_department(), "/v1/admin/districts", operation="districts"
+        )
+
+    async def mandals(self, district: str, *, department: str | None = None) -> dict[str, Any]:
+        return await self._get(
+            department or self._admin_department(),
+            f"/v1/admin/districts/{_segment(district.upper())}/mandals",
+            operation="mandals",
+        )
+
+    async def health(self, department: str) -> dict[str, Any]:
+        """The department's health answer (also proves our token is accepted)."""
+        return await self._get(department, "/v1/health", operation="health")
+
+    # ----- circuit state, for dashboards and for "we'll tell you when it is back" -----
+
+    def circuit_state(self, department: str) -> CircuitState:
+        breaker = self._breakers.get(department)
+        return breaker.state if breaker else CircuitState.OPEN
+
+    def availability(self) -> dict[str, str]:
+        """Each configured department's circuit state (`closed`, `open`, `half_open`)."""
+        return {code: breaker.state.value for code, breaker in sorted(self._breakers.items())}
+
+    # ----- the one request path -----
+
+    def _admin_department(self) -> str:
+        route = self._routing.route("admin", "admin")
+        for code in route.departments:
+            if code in self._endpoints:
+                return code
+        return route.departments[0]
+
+    async def _get(
+        self,
+        department: str,
+        path: str,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        endpoint = self._endpoints.get(department)
+        breaker = self._breakers.get(department)
+        if endpoint is None or breaker is None:
+            raise DepartmentError(
+                "unavailable",
+                f"no endpoint is configured for department {department}",
+                department=department,
+                code="not_configured",
+            )
+        if not breaker.allow():
+            raise DepartmentError(
+                "unavailable",
+                "circuit open after repeated failures",
+                department=department,
+                code="circuit_open",
+                retry_after=breaker.retry_after(),
+            )
+        url = endpoint.base_url.rstrip("/") + path
+        headers = {"Authorization": f"Bearer {endpoint.token}"}
+        settled = False
+        try:
+            attempt = 0
+            while True:
+                failure = await self._attempt(department, url, headers, params)
+                if isinstance(failure, dict):
+                    breaker.record_success()
+                    settled = True
+                    return failure
+                if failure.kind != "unavailable":
+                    # The system answered (4xx): it is up, and asking again changes nothing.
+                    breaker.record_success()
+                    settled = True
+                    raise failure
+                if failure.code == "bad_response" or attempt >= self.policy.max_retries:
+                    breaker.record_failure()
+                    settled = True
+                    log.warning(
+                        "department %s %s failed after %d attempt(s): %s",
+                        department,
+                        operation,
+                        attempt + 1,
+                        failure.code,
+                    )
+                    raise failure
+                await self._sleep(self._backoff(attempt))
+                attempt += 1
+        finally:
+            if not settled:
+                breaker.release()
+
+    async def _attempt(
+        self,
+        department: str,
+        url: str,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None,
+    ) -> dict[str, Any] | DepartmentError:
+        """One GET: the decoded body, or the error it ended in (returned, not raised)."""
+        try:
+            async with asyncio.timeout(self.policy.attempt_deadline):
+                response = await self._http.get(url, headers=headers, params=params)
+        except (httpx.TimeoutException, TimeoutError):
+            return DepartmentError(
+                "unavailable", "timed out", department=department, code="timeout"
+            )
+        except httpx.TransportError as exc:
+            return DepartmentError(
+                "unavailable",
+                f"connection failed ({type(exc).__name__})",
+                department=department,
+                code="connection",
+            )
+        return _decode(department, response)
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: uniform between 0 and base·2^attempt, capped."""
+        ceiling = min(self.policy.backoff_cap, self.policy.backoff_base * (2**attempt))
+        return self._rng.uniform(0.0, ceiling)
+
+
+def _decode(department: str, response: httpx.Response) -> dict[str, Any] | DepartmentError:
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if 200 <= status < 300:
+        if isinstance(body, dict):
+            return body
+        return DepartmentError(
+            "unavailable",
+            "response is not a JSON object",
+            department=department,
+            code="bad_response",
+            http_status=status,
+        )
+    code, message = _error_fields(body)
+    kind: ErrorKind
+    if status in _RETRIED_STATUSES or status >= 500:
+        kind, code = "unavailable", code or "server_error"
+    elif status == 401 or status == 403:
+        kind, code = "unauthorized", code or "unauthorized"
+    elif status == 404 or status == 410:
+        kind, code = "not_found", code or "not_found"
+    else:
+        kind, code = "invalid", code or "invalid"
+    return DepartmentError(
+        kind,
+        message or f"HTTP {status}",
+        department=department,
+        code=code,
+        http_status=status,
+    )
+
+
+def _error_fields(body: object) -> tuple[str | None, str | None]:
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+        code = error.get("code")
+        message = error.get("message")
+        return (
+            code if isinstance(code, str) else None,
+            message if isinstance(message, str) else None,
+        )
+    return None, None
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _query(params: Mapping[str, Any]) -> dict[str, str]:
+    """Keyword arguments as query parameters: `from_` → `from`, None dropped, dates ISO."""
+    query: dict[str, str] = {}
+    for name, value in params.items():
+        if value is None:
+            continue
+        key = name[:-1] if name.endswith("_") else name
+        if isinstance(value, bool):
+            query[key] = "true" if value else "false"
+        elif isinstance(value, date):
+            query[key] = value.isoformat()
+        elif isinstance(value, list | tuple | set | frozenset):
+            query[key] = ",".join(str(v) for v in sorted(value, key=str))
+        else:
+            query[key] = str(value)
+    return query
+
+
+def endpoints_from_environ(environ: Mapping[str, str]) -> list[DepartmentEndpoint]:
+    """Endpoints from `MITRA_DEPARTMENT_<CODE>_URL` and `MITRA_DEPARTMENT_<CODE>_TOKEN`.
+
+    `MITRA_DEPARTMENTS_URL` (e.g. a sandbox at `http://localhost:8090`) supplies
+    `<url>/<CODE>` for departments without their own URL. A URL without a token is an error.
+    """
+    shared = environ.get("MITRA_DEPARTMENTS_URL", "").rstrip("/")
+    endpoints = []
+    for code in DEPARTMENTS:
+        url = environ.get(f"MITRA_DEPARTMENT_{code}_URL") or (f"{shared}/{code}" if shared else "")
+        if not url:
+            continue
+        token = environ.get(f"MITRA_DEPARTMENT_{code}_TOKEN")
+        if not token:
+            raise ValueError(f"MITRA_DEPARTMENT_{code}_TOKEN is required when {code} has a URL")
+        endpoints.append(DepartmentEndpoint(code, url, token))
+    return endpoints
