@@ -71,3 +71,18 @@ def test_every_string_exists_in_every_language_and_every_menu_is_valid() -> None
         for text in ("menu", "help", "language", "what?"):
             for reply in handle(session, says(Text(text)), NOW).replies:
                 validate(reply.payload)
+
+
+def test_every_status_note_and_next_step_of_the_contract_has_words_in_both_languages() -> None:
+    from mitra.departments.contract import load_contract
+
+    schemas = load_contract()["components"]["schemas"]
+    wanted = {
+        "statuses": {*schemas["ApplicationStatus"]["enum"], *schemas["GrievanceStatus"]["enum"]},
+        "notes": set(schemas["NoteKey"]["enum"]),
+        "next_steps": set(schemas["NextStep"]["enum"]),
+    }
+    for lang in LANGUAGES:
+        for table, keys in wanted.items():
+            missing = keys - set(strings(lang)[table])
+            assert not missing, f"{lang} {table} lacks {sorted(missing)}"

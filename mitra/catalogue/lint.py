@@ -32,7 +32,7 @@ OPERATIONS = {
     "locate",
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.[a-z0-9_.]+)?(?:\|([a-z_]+))?\}")
-FILTERS = {"money", "date", "status", "name", "distance"}
+FILTERS = {"money", "date", "status", "name", "distance", "note", "step"}
 
 
 def _texts(service: Service) -> Iterable[tuple[str, Text, int]]:

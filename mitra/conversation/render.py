@@ -16,10 +16,25 @@ from mitra.whatsapp import limits
 
 
 def localized(value: Any, lang: str) -> str:
-    """A bilingual {"en": …, "te": …} value in `lang`; anything else as text."""
-    if isinstance(value, dict) and ("en" in value or "te" in value):
-        return str(value.get(lang) or value.get("en") or value.get("te") or "")
+    """A bilingual {"en": …, "te": …} value in `lang`; a named thing ({"name": {…}}) by its
+    name; an address ({"village"|"ward", "mandal", "district"}) as a line; else as text."""
+    if isinstance(value, dict):
+        if "en" in value or "te" in value:
+            return str(value.get(lang) or value.get("en") or value.get("te") or "")
+        if "name" in value:
+            return localized(value["name"], lang)
+        parts = [
+            localized(value[k], lang)
+            for k in ("village", "ward", "mandal", "district")
+            if value.get(k)
+        ]
+        return ", ".join(dict.fromkeys(p for p in parts if p))
     return "" if value is None else str(value)
+
+
+def _keyed(table: str, value: Any, lang: str) -> str:
+    labels: dict[str, str] = strings(lang).get(table) or {}
+    return labels.get(str(value), str(value).replace("_", " "))
 
 
 def money(paise: Any) -> str:
@@ -54,8 +69,7 @@ def day(value: Any) -> str:
 
 
 def status_label(value: Any, lang: str) -> str:
-    labels: dict[str, str] = strings(lang)["statuses"]
-    return labels.get(str(value), str(value).replace("_", " "))
+    return _keyed("statuses", value, lang)
 
 
 def distance(metres: Any) -> str:
@@ -72,6 +86,8 @@ FILTERS: dict[str, Callable[[Any, str], str]] = {
     "status": status_label,
     "name": localized,
     "distance": lambda v, lang: distance(v),
+    "note": lambda v, lang: _keyed("notes", v, lang),
+    "step": lambda v, lang: _keyed("next_steps", v, lang),
 }
 
 
@@ -90,9 +106,8 @@ def _history(result: dict[str, Any], lang: str) -> list[str]:
         line = f"• {day(h.get('at'))} — {status_label(h.get('status'), lang)}"
         if office:
             line += f" ({office})"
-        note = localized(h.get("note"), lang)
-        if note:
-            line += f": {note}"
+        if h.get("note"):
+            line += f": {_keyed('notes', h['note'], lang)}"
         lines.append(line)
     return lines
 
