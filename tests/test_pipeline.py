@@ -179,3 +179,21 @@ async def test_a_bug_in_the_engine_gets_an_apology_not_silence_or_a_trace(
         # The citizen's queue is not blocked: the next message is handled too.
         [again] = await chat.say(LAKSHMI, "Hi")
         assert "పొరపాటు" in body_text(again)
+
+
+async def test_a_status_check_goes_to_the_department_and_back_through_the_real_path(
+    settings: Any, db: Any
+) -> None:
+    async with running_mitra(settings) as chat:
+        await chat.say(LAKSHMI, "Hi")
+        await chat.tap(LAKSHMI, "lang:en", "English", list_reply=False)
+        [ask] = await chat.say(LAKSHMI, "ENG-06")
+        assert "application number" in body_text(ask)
+        [answer] = await chat.say(LAKSHMI, "ENG-2026-000123-K")
+        assert "Status: Under review" in body_text(answer)
+    effect = db.execute("SELECT status, error FROM effects").fetchone()
+    assert effect["status"] == "done" and effect["error"] is None
+    steps = db.execute(
+        "SELECT step, outcome FROM conversation_steps WHERE service = 'ENG-06' ORDER BY id"
+    ).fetchall()
+    assert ("find", "looked_up") in [(s["step"], s["outcome"]) for s in steps]
