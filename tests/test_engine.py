@@ -223,3 +223,13 @@ def test_global_commands_in_both_languages_answer(word: str) -> None:
     chat = Chat()
     chat.says("ENG-06")
     assert chat.says(word)
+
+
+def test_long_option_lists_are_paged_never_cut_off() -> None:
+    chat = Chat()
+    chat.says("ENG-22")
+    ids = [i for i, _ in chat.last_offers]
+    assert len(ids) == 10 and ids[-1] == "opt:town:__more__:1"
+    chat.taps("opt:town:__more__:1")
+    assert [i for i, _ in chat.last_offers] == ["opt:town:KDP", "opt:town:ONG", "opt:town:SKL"]
+    assert "You chose SKL" in chat.taps("opt:town:SKL")

@@ -572,7 +572,12 @@ def _prompt(step: Any, flow: Flow, lang: str) -> OutboundMessage:
     return messages.text(prompt)
 
 
-def _options_message(prompt: str, step: ChooseStep, lang: str) -> OutboundMessage:
+MORE_OPTIONS = "__more__"
+
+
+def _options_message(prompt: str, step: ChooseStep, lang: str, page: int = 0) -> OutboundMessage:
+    """Up to three short options as buttons; otherwise a list, paged nine at a time with a
+    "More…" row (never cut off)."""
     opts = step.options
     if len(opts) <= limits.REPLY_BUTTONS_MAX and all(
         len(o.title(lang)) <= limits.BUTTON_TITLE for o in opts
@@ -580,10 +585,20 @@ def _options_message(prompt: str, step: ChooseStep, lang: str) -> OutboundMessag
         return messages.reply_buttons(
             prompt, [(f"opt:{step.id}:{o.id}", o.title(lang)) for o in opts]
         )
-    rows = [
+    per_page = limits.LIST_ROWS_MAX if len(opts) <= limits.LIST_ROWS_MAX else ROWS_PER_PAGE
+    start = page * per_page
+    rows: list[tuple[str, str, str | None]] = [
         (f"opt:{step.id}:{o.id}", o.title(lang), o.description(lang) if o.description else None)
-        for o in opts[: limits.LIST_ROWS_MAX]
+        for o in opts[start : start + per_page]
     ]
+    if start + per_page < len(opts):
+        rows.append(
+            (
+                f"opt:{step.id}:{MORE_OPTIONS}:{page + 1}",
+                t(lang, "more_title"),
+                t(lang, "more_description"),
+            )
+        )
     button = step.button(lang) if step.button else t(lang, "list_button")
     return messages.list_message(prompt, button, [(None, rows)])
 
@@ -621,6 +636,14 @@ def _answer(s: Session, body: Any, now: datetime, cat: Catalogue, out: _Out) -> 
         else:
             problem = t(lang, "text_expected") + "\n\n" + fill(step.prompt(lang), flow, lang)
     elif isinstance(step, ChooseStep):
+        more = f"opt:{step.id}:{MORE_OPTIONS}:"
+        if isinstance(body, Choice) and body.id.startswith(more):
+            page = body.id[len(more) :]
+            prompt = fill(step.prompt(lang), flow, lang)
+            out.replies.append(
+                _options_message(prompt, step, lang, int(page) if page.isdigit() else 0)
+            )
+            return s
         option = _option_for(step, body, lang)
         if option is not None:
             value = option.id
