@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     send_in_doubt_after: int = Field(default=300, ge=1)
     webhook_max_bytes: int = Field(default=3 * 1024 * 1024, ge=1024)
     fake_graph: bool = False
+    session_idle_timeout: int = Field(default=1800, ge=60)
     # "sandbox": serve the stand-in department systems under /sandbox and call them there;
     # otherwise each department's URL and token come from MITRA_DEPARTMENT_<CODE>_URL/_TOKEN.
     departments: str = ""

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from mitra.config import Settings
+from mitra.departments.sandbox import create_sandbox_app
 from mitra.departments.sandbox_client import sandbox_client
 from mitra.jobs.worker import Worker
 from mitra.web.app import WEBHOOK_PATH, create_web
@@ -54,6 +55,16 @@ class Chat:
     fake: FakeGraph
     worker: Worker
     mitra_http: httpx.AsyncClient
+    sandbox: Any = None  # the sandbox department systems' app (to inject faults)
+
+    async def department_fault(self, department: str, mode: str, count: int | None = None) -> None:
+        transport = httpx.ASGITransport(app=self.sandbox)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
+            body: dict[str, Any] = {"department": department, "mode": mode}
+            if count is not None:
+                body["count"] = count
+            r = await c.post("/_sandbox/faults", json=body)
+            assert r.status_code < 300, r.text
 
     def received(self, wa_id: str) -> list[SentMessage]:
         return self.fake.sent(to=wa_id)
@@ -122,10 +133,11 @@ async def running_mitra(settings: Settings, **fake_options: Any) -> AsyncIterato
             transport=httpx.ASGITransport(app=fake.app), base_url=GRAPH_BASE
         )
         try:
-            async with sandbox_client() as departments:
+            sandbox = create_sandbox_app()
+            async with sandbox_client(sandbox) as departments:
                 worker = Worker(settings, http=graph_http, departments=departments)
                 async with _running(worker):
-                    yield Chat(fake, worker, mitra_http)
+                    yield Chat(fake, worker, mitra_http, sandbox)
                     # Fitness: nothing Mitra sent in any test broke WhatsApp's limits.
                     invalid = {c: n for c, n in fake.stats.rejected.items() if c in (100, 131009)}
                     assert not invalid, f"Mitra sent invalid payloads: {invalid}"

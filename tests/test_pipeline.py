@@ -197,3 +197,24 @@ async def test_a_status_check_goes_to_the_department_and_back_through_the_real_p
         "SELECT step, outcome FROM conversation_steps WHERE service = 'ENG-06' ORDER BY id"
     ).fetchall()
     assert ("find", "looked_up") in [(s["step"], s["outcome"]) for s in steps]
+
+
+async def test_a_department_that_is_down_is_said_plainly_and_the_answer_comes_later(
+    settings: Any, db: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("mitra.conversation.engine.NOTIFY_RETRY_SECONDS", 0.5)
+    async with running_mitra(settings) as chat:
+        await chat.say(LAKSHMI, "Hi")
+        await chat.tap(LAKSHMI, "lang:en", "English", list_reply=False)
+        await chat.say(LAKSHMI, "ENG-06")
+        # Energy's system answers 503 to every attempt of this call (the client retries twice).
+        await chat.department_fault("ENG", "down", count=3)
+        [down] = await chat.say(LAKSHMI, "ENG-2026-000123-K")
+        assert "not answering right now" in body_text(down)
+        assert ("nav:notify", "Notify me") in choices(down)
+        # The citizen asks to be told; when the department is back, the answer arrives.
+        [promise, answer] = await chat.tap(
+            LAKSHMI, "nav:notify", "Notify me", list_reply=False, expect=2
+        )
+        assert "as soon as" in body_text(promise)
+        assert "Status: Under review" in body_text(answer)

@@ -45,6 +45,8 @@ from mitra.whatsapp.messages import OutboundMessage
 
 MAX_MISSES = 3
 DEFAULT_IDLE = timedelta(minutes=30)
+# When a department is down and the citizen asks to be told, ask it again after this long.
+NOTIFY_RETRY_SECONDS = 120.0
 ROWS_PER_PAGE = limits.LIST_ROWS_MAX - 1  # the tenth row is "More…"
 
 # Typed commands, in both languages, recognised at any point (lower-cased, trimmed).
@@ -803,7 +805,7 @@ def _notify_later(s: Session, now: datetime, cat: Catalogue, out: _Out) -> Sessi
         department=service.department,
         operation=step.operation,
         args={k: fill(v, s.flow, lang) for k, v in step.args.items()},
-        not_before_seconds=120.0,
+        not_before_seconds=NOTIFY_RETRY_SECONDS,
     )
     out.effects.append(effect)
     out.replies.append(messages.text(t(lang, "will_notify")))

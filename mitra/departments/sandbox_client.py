@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 
@@ -15,8 +16,9 @@ SANDBOX_BASE = "http://sandbox.test"
 
 
 @asynccontextmanager
-async def sandbox_client() -> AsyncIterator[DepartmentClient]:
-    app = create_sandbox_app()
+async def sandbox_client(app: Any = None) -> AsyncIterator[DepartmentClient]:
+    """`app`: a sandbox app to talk to (to inject faults into it); a new one by default."""
+    app = app if app is not None else create_sandbox_app()
     client = DepartmentClient(
         sandbox_endpoints(SANDBOX_BASE), transport=httpx.ASGITransport(app=app)
     )

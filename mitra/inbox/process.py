@@ -60,10 +60,20 @@ def process_pending(
     stale_after: timedelta,
     batch: int = 100,
     engine: Engine | None = None,
+    idle_timeout: timedelta | None = None,
 ) -> ProcessResult:
     """Process the pending events of up to `batch` citizens in one transaction. Commits."""
     result = ProcessResult()
-    run_engine = engine or handle
+    if engine is not None:
+        run_engine = engine
+    else:
+        idle = idle_timeout or timedelta(minutes=30)
+
+        def run_engine(
+            session: Session, event: InboundMessage | EffectResult, now: datetime
+        ) -> Turn:
+            return handle(session, event, now, idle_timeout=idle)
+
     with conn.transaction():
         citizens = conn.execute(
             "SELECT id, session_enc FROM citizens WHERE has_pending"

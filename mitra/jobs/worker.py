@@ -168,6 +168,7 @@ class Worker:
             clients,
         )
         stale_after = timedelta(seconds=self.settings.stale_message_age)
+        idle_timeout = timedelta(seconds=self.settings.session_idle_timeout)
 
         async def split(conn: psycopg.Connection[Any]) -> bool:
             r = await asyncio.to_thread(split_pending, conn, self.cipher)
@@ -176,7 +177,12 @@ class Worker:
 
         async def process(conn: psycopg.Connection[Any]) -> bool:
             r = await asyncio.to_thread(
-                process_pending, conn, self.cipher, now=self.now, stale_after=stale_after
+                process_pending,
+                conn,
+                self.cipher,
+                now=self.now,
+                stale_after=stale_after,
+                idle_timeout=idle_timeout,
             )
             self.counters.events += r.events
             self.counters.replies += r.replies
