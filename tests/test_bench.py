@@ -282,3 +282,20 @@ def test_a_tiny_e2e_run_answers_every_message(bench_database: str) -> None:
         "sustained >= 1000 replies/s",
         "p99 <= 250 ms at the latency rate",
     }
+
+
+@pytest.mark.slow
+def test_a_tiny_realistic_e2e_run_answers_every_message_including_lookups(
+    bench_database: str,
+) -> None:
+    report = _bench(
+        "e2e",
+        *("--citizens", "10", "--warmup-rate", "100", "--mix", "realistic"),
+        *("--latency-rate", "30", "--latency-seconds", "2"),
+        *("--max-rate", "30", "--max-seconds", "1"),
+        *("--drain-timeout", "30"),
+    )
+    assert "status lookup" in report["measured_reply"]
+    for p in report["phases"]:
+        assert p["replies"] == p["sent"] and p["missing"] == 0
+    assert report["unexpected_replies"] == 0

@@ -119,6 +119,13 @@ def e2e(
             " directory."
         ),
     ] = None,
+    mix: Annotated[
+        str,
+        typer.Option(
+            help="What citizens send: 'menu' (menu and help, no department) or 'realistic'"
+            " (menu, a service code, search, a status lookup against the sandbox departments)."
+        ),
+    ] = "menu",
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """End to end: citizens' messages answered (webhook in → reply at the Graph API), reply
@@ -141,6 +148,7 @@ def e2e(
         connections=connections,
         drain_timeout=drain_timeout,
         profile_dir=profile,
+        mix=mix,
     )
     try:
         with _progress(out) as progress:

@@ -236,6 +236,20 @@ class E2EConfig:
     connections: int = 32
     drain_timeout: float = 60.0
     profile_dir: str | None = None  # py-spy profiles of every process in the sustained phase
+    mix: str = "menu"  # "menu" or "realistic" (see REALISTIC_MIX)
+
+
+# One citizen's messages in order, each answered by exactly one reply: the menu, a service by
+# its code, a status lookup against the sandbox Energy department (an effect and its answer),
+# a typed search, the lookup again, help.
+REALISTIC_MIX = (
+    "menu",
+    "ENG-06",
+    "ENG-2026-000123-K",
+    "new connection status",
+    "ENG-2026-000123-K",
+    "help",
+)
 
 
 @dataclass
@@ -351,6 +365,7 @@ class _Bench:
         self.progress = progress
         self.tracker = ReplyTracker(spec)
         self.next_message = 0  # global message counter: citizen = counter mod citizens
+        self.per_citizen: dict[int, int] = {}  # messages each citizen has been given
         self.next_wamid = 0
         self._seen = 0
 
@@ -429,14 +444,19 @@ class _Bench:
         record.send_end_ns = max(time.perf_counter_ns(), t0 + int(len(messages) * interval))
 
     def measured_texts(self) -> tuple[str, ...]:
-        return ("menu", "help") if self.config.warmup else ("Hi",)
+        if not self.config.warmup:
+            return ("Hi",)
+        return REALISTIC_MIX if self.config.mix == "realistic" else ("menu", "help")
 
     def build(self, count: int, kinds: tuple[str, ...]) -> list[tuple[int, bytes]]:
+        """Messages round robin over citizens; each citizen goes through `kinds` in order."""
         out = []
-        for j in range(count):
+        for _ in range(count):
             citizen = self.next_message % self.spec.citizens
             self.next_message += 1
-            out.append((citizen, self.request(citizen, kinds[j % len(kinds)])))
+            n = self.per_citizen.get(citizen, 0)
+            self.per_citizen[citizen] = n + 1
+            out.append((citizen, self.request(citizen, kinds[n % len(kinds)])))
         return out
 
     async def wait_replies(self, phase: int, time_limit: float, task: TaskID | None) -> bool:
@@ -610,7 +630,12 @@ async def run_e2e(config: E2EConfig, progress: Progress | None = None) -> E2ERep
     report = E2EReport(
         config=asdict(config),
         environment=environment_facts(),
-        measured_reply="the main menu or the help text (citizens past consent)"
+        measured_reply=(
+            "a realistic mix (menu, service code, search, a status lookup against the sandbox"
+            " Energy department) of citizens past consent"
+            if config.mix == "realistic"
+            else "the main menu or the help text (citizens past consent)"
+        )
         if config.warmup
         else "the consent prompt (new citizens saying Hi)",
     )
@@ -625,7 +650,7 @@ async def run_e2e(config: E2EConfig, progress: Progress | None = None) -> E2ERep
     with mitra_environment(f"http://{LOOPBACK}:{serve_port}", extra) as menv:
         if not menv.embedded:
             report.notes.append("Database: MITRA_DATABASE_URL (not an embedded PostgreSQL).")
-        env = menv.env
+        env = {**menv.env, "MITRA_DEPARTMENTS": "sandbox"}
         python = sys.executable
         try:
             processes["fake-graph"] = spawn(
