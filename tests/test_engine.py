@@ -233,3 +233,22 @@ def test_long_option_lists_are_paged_never_cut_off() -> None:
     chat.taps("opt:town:__more__:1")
     assert [i for i, _ in chat.last_offers] == ["opt:town:KDP", "opt:town:ONG", "opt:town:SKL"]
     assert "You chose SKL" in chat.taps("opt:town:SKL")
+
+
+def test_a_list_in_a_result_is_shown_one_line_per_element_in_the_citizens_language() -> None:
+    outages = {
+        "data": {
+            "outages": [
+                {
+                    "starts_at": "2026-12-04T14:00:00+05:30",
+                    "ends_at": "2026-12-04T17:00:00+05:30",
+                    "mandal": {"name": {"en": "Mangalagiri", "te": "మంగళగిరి"}},
+                    "reason": "line_work",
+                }
+            ]
+        }
+    }
+    chat = Chat("te", department=lambda op, args: ("ok", outages))
+    assert "04-12-2026 14:00–17:00 మంగళగిరి: లైన్ పనులు" in chat.says("ENG-24")
+    empty = Chat(department=lambda op, args: ("ok", {"data": {"outages": []}}))
+    assert "No cuts planned." in empty.says("ENG-24")

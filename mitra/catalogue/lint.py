@@ -32,7 +32,7 @@ OPERATIONS = {
     "locate",
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.[a-z0-9_.]+)?(?:\|([a-z_]+))?\}")
-FILTERS = {"money", "date", "status", "name", "distance", "note", "step"}
+FILTERS = {"money", "date", "status", "name", "distance", "note", "step", "time", "word"}
 
 
 def _texts(service: Service) -> Iterable[tuple[str, Text, int]]:
@@ -67,6 +67,10 @@ def _texts(service: Service) -> Iterable[tuple[str, Text, int]]:
             yield f"{where}.not_found", step.not_found, limits.TEXT_BODY
         if isinstance(step, ShowStep) and step.text:
             yield f"{where}.text", step.text, limits.INTERACTIVE_BODY
+        if isinstance(step, ShowStep) and step.item:
+            yield f"{where}.item", step.item, limits.ROW_DESCRIPTION * 4
+        if isinstance(step, ShowStep) and step.empty:
+            yield f"{where}.empty", step.empty, limits.INTERACTIVE_BODY
 
 
 def lint_service(

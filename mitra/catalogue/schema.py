@@ -142,11 +142,18 @@ class ShowStep(Model):
     id: str
     render: str | None = None
     text: Text | None = None
+    # A list in a result, one line per element: `each` is its path (e.g. result.data.outages),
+    # `item` the line's template over {item.…} (and everything else), `empty` said if none.
+    each: str | None = None
+    item: Text | None = None
+    empty: Text | None = None
 
     @model_validator(mode="after")
     def _something_to_show(self) -> ShowStep:
-        if not self.render and not self.text:
-            raise ValueError("a show step needs `render` or `text`")
+        if not self.render and not self.text and not self.each:
+            raise ValueError("a show step needs `render`, `text` or `each`")
+        if (self.each is None) != (self.item is None):
+            raise ValueError("`each` and `item` go together")
         return self
 
 

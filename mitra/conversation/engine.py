@@ -527,6 +527,9 @@ def _run(s: Session, service: Service, now: datetime | None, cat: Catalogue, out
         if isinstance(step, ShowStep):
             own = fill(step.text(lang), flow, lang) if step.text else None
             text = render.show(step.render, own, _context(flow), lang)
+            if step.each and step.item:
+                lines = _each(step, flow, lang)
+                text = "\n\n".join(p for p in (text, lines) if p)[: limits.TEXT_BODY]
             following = _next_step_id(service, step.id)
             out.transitions.append(Transition(service.code, service.version, step.id, "shown"))
             if following is None:
@@ -833,9 +836,28 @@ def lookup_path(context: dict[str, Any], path: str) -> Any:
     return value
 
 
-def fill(template: str, flow: Flow, lang: str) -> str:
+def _each(step: ShowStep, flow: Flow, lang: str) -> str:
+    """One line per element of the list at `step.each`, at most what a message can hold."""
+    assert step.each and step.item
+    elements = lookup_path(_context(flow), step.each)
+    if not isinstance(elements, list) or not elements:
+        return fill(step.empty(lang), flow, lang) if step.empty else ""
+    lines: list[str] = []
+    size = 0
+    for element in elements:
+        line = fill(step.item(lang), flow, lang, item=element)
+        size += len(line) + 1
+        if size > limits.INTERACTIVE_BODY - 100:  # leave room for the text above
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def fill(template: str, flow: Flow, lang: str, *, item: Any = None) -> str:
     """Replace {answers.x}, {result.y|money} … with values from the conversation."""
     context = _context(flow)
+    if item is not None:
+        context = {**context, "item": item}
 
     def one(match: re.Match[str]) -> str:
         value = lookup_path(context, match.group(1))

@@ -68,6 +68,15 @@ def day(value: Any) -> str:
         return text
 
 
+def clock(value: Any) -> str:
+    """An ISO time → HH:MM (the time of day as the department gave it)."""
+    text = str(value or "")
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).strftime("%H:%M")
+    except ValueError:
+        return text
+
+
 def status_label(value: Any, lang: str) -> str:
     return _keyed("statuses", value, lang)
 
@@ -88,6 +97,8 @@ FILTERS: dict[str, Callable[[Any, str], str]] = {
     "distance": lambda v, lang: distance(v),
     "note": lambda v, lang: _keyed("notes", v, lang),
     "step": lambda v, lang: _keyed("next_steps", v, lang),
+    "time": lambda v, lang: clock(v),
+    "word": lambda v, lang: _keyed("words", v, lang),
 }
 
 
