@@ -252,3 +252,11 @@ def test_a_list_in_a_result_is_shown_one_line_per_element_in_the_citizens_langua
     assert "04-12-2026 14:00–17:00 మంగళగిరి: లైన్ పనులు" in chat.says("ENG-24")
     empty = Chat(department=lambda op, args: ("ok", {"data": {"outages": []}}))
     assert "No cuts planned." in empty.says("ENG-24")
+
+
+def test_a_labelled_line_with_no_value_is_left_out() -> None:
+    decided = {**APPLICATION, "status": "approved", "expected_by": None}
+    chat = Chat(department=lambda op, args: ("ok", decided))
+    chat.says("ENG-06")
+    answer = chat.says("ENG-2026-000123-K")
+    assert "Approved" in answer and "Expected by" not in answer

@@ -863,4 +863,13 @@ def fill(template: str, flow: Flow, lang: str, *, item: Any = None) -> str:
         value = lookup_path(context, match.group(1))
         return render.format_value(value, match.group(2), lang)
 
-    return _PLACEHOLDER.sub(one, template)
+    lines = []
+    for line in template.split("\n"):
+        filled = _PLACEHOLDER.sub(one, line)
+        # A labelled line whose every value is missing ("Expected by: ") is left out.
+        if _PLACEHOLDER.search(line) and not any(
+            one(m).strip() for m in _PLACEHOLDER.finditer(line)
+        ):
+            continue
+        lines.append(filled)
+    return "\n".join(lines)
