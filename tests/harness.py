@@ -91,14 +91,16 @@ class Chat:
         return self.received(wa_id)[before:]
 
     async def settled(self, db: Any) -> None:
-        """Wait until every stored delivery is split, every event processed and every reply
-        sent: after this, nothing more will reach the fake unless something new arrives."""
+        """Wait until every stored delivery is split, every event processed, every department
+        call answered and every reply sent: after this, nothing more will reach the fake
+        unless something new arrives."""
 
         def idle() -> bool:
             row = db.execute(
                 "SELECT (SELECT count(*) FROM webhook_deliveries WHERE split_at IS NULL)"
                 " + (SELECT count(*) FROM inbound_events WHERE processed_at IS NULL)"
                 " + (SELECT count(*) FROM outbound_messages WHERE status IN ('queued', 'sending'))"
+                " + (SELECT count(*) FROM effects WHERE status IN ('queued', 'running'))"
                 " AS busy"
             ).fetchone()
             db.commit()

@@ -151,11 +151,13 @@ class Worker:
             waiters = [asyncio.ensure_future(stop.wait())]
             if wake is not None:
                 waiters.append(asyncio.ensure_future(wake.wait()))
-            _, pending = await asyncio.wait(
-                waiters, timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED
-            )
-            for p in pending:
-                p.cancel()
+            try:
+                await asyncio.wait(
+                    waiters, timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
         if conn is not None:
             conn.close()
 

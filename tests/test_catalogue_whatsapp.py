@@ -1,0 +1,74 @@
+"""Every service's example conversations again, this time as a citizen on WhatsApp: signed
+webhooks into the real app, the real worker, department calls over the adapter contract to the
+sandbox, replies through the (fake) Graph API. What `mitra catalog test` checks with the
+engine alone must also hold on the production path."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from mitra.catalogue.loader import load_catalogue
+from mitra.catalogue.schema import Example, Service
+from tests.harness import Chat, body_text, choices, running_mitra
+
+CATALOGUE = load_catalogue()
+CITIZENS = itertools.count(919_700_000_000)
+
+
+def _said(messages: list[Any]) -> tuple[str, dict[str, str]]:
+    text = "\n".join(body_text(m) + "\n" + "\n".join(t for _, t in choices(m)) for m in messages)
+    return text, {i: t for m in messages for i, t in choices(m)}
+
+
+async def _turn(chat: Chat, db: Any, wa_id: str, spec: dict[str, Any]) -> list[Any]:
+    before = len(chat.received(wa_id))
+    sent = await chat.fake.simulate({"wa_id": wa_id, **spec})
+    assert sent.status == 200
+    await chat.settled(db)
+    return chat.received(wa_id)[before:]
+
+
+async def _run(chat: Chat, db: Any, service: Service, example: Example) -> None:
+    wa_id = str(next(CITIZENS))
+    await _turn(chat, db, wa_id, {"text": "Hi"})
+    label = "తెలుగు" if example.language == "te" else "English"
+    await _turn(
+        chat,
+        db,
+        wa_id,
+        {"reply_id": f"lang:{example.language}", "reply_title": label, "list": False},
+    )
+    offers: dict[str, str] = {}
+    for i, turn in enumerate(example.turns, 1):
+        if turn.citizen is not None:
+            spec: dict[str, Any] = {"text": turn.citizen}
+        elif turn.tap is not None:
+            assert turn.tap in offers, f"turn {i}: {turn.tap} was not offered"
+            spec = {"reply_id": turn.tap, "reply_title": offers[turn.tap], "list": True}
+        else:
+            assert turn.location is not None
+            spec = {"location": {"latitude": turn.location[0], "longitude": turn.location[1]}}
+        replies = await _turn(chat, db, wa_id, spec)
+        said, offers = _said(replies)
+        assert replies, f"{service.code} turn {i}: no reply"
+        for expected in turn.expect:
+            assert expected.casefold() in said.casefold(), (
+                f"{service.code} turn {i}: {expected!r} not in {said!r}"
+            )
+        for choice in turn.expect_choices:
+            assert choice in offers, f"{service.code} turn {i}: {choice!r} not offered"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("department", [d.code for d in CATALOGUE.departments])
+async def test_every_example_of_a_department_over_whatsapp(
+    settings: Any, db: Any, department: str
+) -> None:
+    services = CATALOGUE.services_of(department)
+    async with running_mitra(settings) as chat:
+        for service in services:
+            for example in service.examples:
+                await _run(chat, db, service, example)
