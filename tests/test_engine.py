@@ -260,3 +260,28 @@ def test_a_labelled_line_with_no_value_is_left_out() -> None:
     chat.says("ENG-06")
     answer = chat.says("ENG-2026-000123-K")
     assert "Approved" in answer and "Expected by" not in answer
+
+
+def test_a_show_step_can_end_the_service_so_a_revoked_certificate_is_never_called_genuine() -> None:
+    from mitra.catalogue.loader import default_catalogue
+
+    revoked = {
+        "title": {"en": "Income certificate", "te": "ఆదాయ ధృవీకరణ పత్రం"},
+        "data": {"status": "revoked"},
+    }
+    session = Session(language="en", consented=True, state="menu")
+    texts: list[str] = []
+    event: Any = InboundMessage("w", ME, T0, "text", Text("GEN-05"), None)
+    for typed in ("GEN-05", "INC-TPT-2026-000123"):
+        event = InboundMessage("w", ME, T0, "text", Text(typed), None)
+        turn = handle(session, event, T0, catalogue=default_catalogue())
+        session = turn.session
+        for effect in turn.effects:
+            turn = handle(
+                session, EffectResult(effect.id, True, revoked), T0, catalogue=default_catalogue()
+            )
+            session = turn.session
+        texts += [reply_text(m) for m in turn.replies]
+    assert "REVOKED" in texts[-1]
+    assert not any("Genuine" in t for t in texts)
+    assert session.flow is None

@@ -147,6 +147,9 @@ class ShowStep(Model):
     each: str | None = None
     item: Text | None = None
     empty: Text | None = None
+    # Where to go after showing: a step id, or "end" to finish the service here (default: the
+    # next step in the list).
+    next: str | None = None
 
     @model_validator(mode="after")
     def _something_to_show(self) -> ShowStep:
@@ -232,6 +235,8 @@ class Service(Model):
                 targets = [*s.cases.values(), *([s.default] if s.default else [])]
             if isinstance(s, LookupStep) and s.retry_step:
                 targets = [s.retry_step]
+            if isinstance(s, ShowStep) and s.next and s.next != "end":
+                targets = [s.next]
             for t in targets:
                 if t not in known:
                     raise ValueError(f"{self.code}: step {s.id} refers to unknown step {t}")

@@ -530,7 +530,9 @@ def _run(s: Session, service: Service, now: datetime | None, cat: Catalogue, out
             if step.each and step.item:
                 lines = _each(step, flow, lang)
                 text = "\n\n".join(p for p in (text, lines) if p)[: limits.TEXT_BODY]
-            following = _next_step_id(service, step.id)
+            following = (
+                None if step.next == "end" else (step.next or _next_step_id(service, step.id))
+            )
             out.transitions.append(Transition(service.code, service.version, step.id, "shown"))
             if following is None:
                 out.replies.append(_final(text, lang))
