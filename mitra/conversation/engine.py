@@ -603,7 +603,7 @@ def _options_message(prompt: str, step: ChooseStep, lang: str, page: int = 0) ->
             (
                 f"opt:{step.id}:{MORE_OPTIONS}:{page + 1}",
                 t(lang, "more_title"),
-                t(lang, "more_description"),
+                t(lang, "more_options"),
             )
         )
     button = step.button(lang) if step.button else t(lang, "list_button")

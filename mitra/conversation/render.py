@@ -33,6 +33,8 @@ def localized(value: Any, lang: str) -> str:
 
 
 def _keyed(table: str, value: Any, lang: str) -> str:
+    if value is None or value == "":
+        return ""  # a missing value stays missing, so its labelled line is left out
     labels: dict[str, str] = strings(lang).get(table) or {}
     return labels.get(str(value), str(value).replace("_", " "))
 
