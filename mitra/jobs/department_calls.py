@@ -40,7 +40,7 @@ class Call:
     args: dict[str, Any]
 
 
-def claim_calls(conn: psycopg.Connection[Any], cipher: FieldCipher, batch: int = 50) -> list[Call]:
+def claim_calls(conn: psycopg.Connection[Any], cipher: FieldCipher, batch: int = 16) -> list[Call]:
     with conn.transaction():
         rows = conn.execute(
             "UPDATE effects SET status = 'running', claimed_at = now(), attempts = attempts + 1"
@@ -121,11 +121,19 @@ def requeue_stuck_calls(conn: psycopg.Connection[Any], older_than: timedelta) ->
 
 
 async def run_round(conn: psycopg.Connection[Any], cipher: FieldCipher, caller: Caller) -> int:
+    """Claim a batch of calls and make them concurrently, recording each answer as soon as it
+    arrives: one slow department must not hold up the answers of the others."""
     calls = await asyncio.to_thread(claim_calls, conn, cipher)
     if not calls:
         return 0
-    results = await make_calls(calls, caller)
-    await asyncio.to_thread(record_results, conn, cipher, results)
+    lock = asyncio.Lock()  # one connection: record one answer at a time
+
+    async def one(call: Call) -> None:
+        [result] = await make_calls([call], caller)
+        async with lock:
+            await asyncio.to_thread(record_results, conn, cipher, [result])
+
+    await asyncio.gather(*(one(c) for c in calls))
     return len(calls)
 
 

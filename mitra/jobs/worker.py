@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
 IN_DOUBT_CHECK_SECONDS = 5.0
+# Concurrent department-call loops: a slow department holds up only the loop waiting on it.
+DEPARTMENT_CALL_LOOPS = 4
 
 
 def utcnow() -> datetime:
@@ -237,7 +239,7 @@ class Worker:
                         f"departments-{i}", stop, self._event(EFFECTS_CHANNEL), call_departments
                     )
                 )
-                for i in range(2)
+                for i in range(DEPARTMENT_CALL_LOOPS)
             ),
             asyncio.create_task(self._loop("stuck-calls", stop, None, stuck_calls)),
         ]
