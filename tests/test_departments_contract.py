@@ -106,9 +106,10 @@ async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def test_the_contract_is_a_valid_openapi_3_1_document() -> None:
-    validator = pytest.importorskip("openapi_spec_validator")
+    import openapi_spec_validator
+
     assert CONTRACT["openapi"].startswith("3.1")
-    validator.validate(CONTRACT)
+    openapi_spec_validator.validate(CONTRACT)
 
 
 def test_every_sandbox_route_is_in_the_contract_and_every_operation_is_served(app: Any) -> None:
