@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from mitra.catalogue.loader import Catalogue
 from mitra.catalogue.schema import Example, Service, Turn
 from mitra.conversation.engine import EffectResult, Session, handle
 from mitra.jobs.department_calls import Call, Caller, make_calls
+from mitra.jobs.platform_calls import is_platform, matches, texts_of
 from mitra.whatsapp.events import Choice, InboundMessage, Location, Sender, Text
 from mitra.whatsapp.messages import OutboundMessage, validate
 
@@ -74,6 +76,33 @@ def _event(turn: Turn, offers: dict[str, str], now: datetime) -> InboundMessage:
     )
 
 
+def _platform_answer(
+    effect_id: str, operation: str, args: dict[str, Any], said: list[str]
+) -> EffectResult:
+    """Mitra's own records for an example: a fixed record for my_data, and for
+    verify_message what the bot said earlier in this example (the WhatsApp-path test reads
+    the real database instead)."""
+    if operation == "my_data":
+        return EffectResult(
+            effect_id,
+            True,
+            {
+                "phone": "+91 XXXXXX0000",
+                "name": TESTER.profile_name,
+                "since": "2026-11-01T10:00:00+05:30",
+                "consent_at": "2026-11-01T10:00:00+05:30",
+                "messages": 3,
+                "replies": 3,
+                "lookups": 0,
+                "language": {"en": "English", "te": "ఇంగ్లీష్"},
+            },
+        )
+    if operation == "verify_message":
+        sent = matches(str(args.get("text") or ""), said)
+        return EffectResult(effect_id, True, {"sent": "yes" if sent else "no", "at": None})
+    return EffectResult(effect_id, False, error="invalid")
+
+
 async def run_example(
     service: Service, example: Example, catalogue: Catalogue, caller: Caller
 ) -> ExampleOutcome:
@@ -81,6 +110,7 @@ async def run_example(
     now = datetime.now(UTC)
     session = Session(language=example.language, consented=True, state="menu")
     offers: dict[str, str] = {}
+    said_so_far: list[str] = []  # what the bot said in this example, for verify_message
     for i, turn in enumerate(example.turns, 1):
         if turn.tap is not None and turn.tap not in offers:
             outcome.failures.append(f"turn {i}: taps {turn.tap!r}, which the bot did not offer")
@@ -95,10 +125,17 @@ async def run_example(
             if not t.effects:
                 break
             effect = t.effects[0]
-            [(_, event)] = await make_calls(
-                [Call(effect.id, 0, effect.department, effect.operation, dict(effect.args))], caller
-            )
+            if is_platform(effect.operation):
+                event = _platform_answer(
+                    effect.id, effect.operation, dict(effect.args), said_so_far
+                )
+            else:
+                [(_, event)] = await make_calls(
+                    [Call(effect.id, 0, effect.department, effect.operation, dict(effect.args))],
+                    caller,
+                )
         offers = {k: v for m in replies for k, v in offered(m)}
+        said_so_far += [text for m in replies for text in texts_of(m.payload)]
         said = "\n".join(reply_text(m) for m in replies)
         outcome.transcript.append("bot: " + said.replace("\n", " / "))
         for m in replies:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from mitra.catalogue.loader import Catalogue
 from mitra.catalogue.schema import (
     LANGUAGES,
+    PLATFORM_OPERATIONS,
     AskStep,
     ChooseStep,
     ConfirmStep,
@@ -30,6 +31,7 @@ OPERATIONS = {
     "place",
     "info",
     "locate",
+    *PLATFORM_OPERATIONS,
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.[a-z0-9_.]+)?(?:\|([a-z_]+))?\}")
 FILTERS = {"money", "date", "status", "name", "distance", "note", "step", "time", "word"}
@@ -99,8 +101,10 @@ def lint_service(
         if isinstance(step, LookupStep):
             if step.operation not in OPERATIONS:
                 problems.append(f"{code} steps.{step.id}: unknown operation {step.operation}")
-            elif operations_of is not None and step.operation not in operations_of(
-                service.department
+            elif (
+                operations_of is not None
+                and step.operation not in PLATFORM_OPERATIONS
+                and step.operation not in operations_of(service.department)
             ):
                 problems.append(
                     f"{code} steps.{step.id}: {service.department} has no {step.operation}"

@@ -120,13 +120,27 @@ class ConfirmStep(Model):
     prompt: Text  # shows the summary with {placeholders}
 
 
+# Operations Mitra answers from its own records about the citizen asking (not a department).
+PLATFORM_OPERATIONS = ("my_data", "verify_message")
+
+
 class LookupStep(Model):
-    """Call the service's department adapter; the result is saved under `save_as`."""
+    """Call the service's department adapter (or, for the platform operations, Mitra's own
+    records about this citizen); the result is saved under `save_as`."""
 
     kind: Literal["lookup"]
     id: str
     operation: Literal[
-        "account", "application", "grievance", "document", "nearest", "place", "info", "locate"
+        "account",
+        "application",
+        "grievance",
+        "document",
+        "nearest",
+        "place",
+        "info",
+        "locate",
+        "my_data",
+        "verify_message",
     ]
     args: dict[str, str] = Field(default_factory=dict)  # values may use {placeholders}
     save_as: str = "result"

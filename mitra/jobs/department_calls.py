@@ -23,6 +23,7 @@ from mitra.conversation.engine import EffectResult
 from mitra.crypto import FieldCipher
 from mitra.inbox.process import EFFECT_KIND
 from mitra.inbox.split import INBOUND_CHANNEL
+from mitra.jobs.platform_calls import PlatformLookupError, answer, is_platform
 
 log = logging.getLogger(__name__)
 
@@ -129,12 +130,28 @@ async def run_round(conn: psycopg.Connection[Any], cipher: FieldCipher, caller: 
     lock = asyncio.Lock()  # one connection: record one answer at a time
 
     async def one(call: Call) -> None:
+        if is_platform(call.operation):
+            async with lock:
+                result = await asyncio.to_thread(_platform, conn, cipher, call)
+                await asyncio.to_thread(record_results, conn, cipher, [result])
+            return
         [result] = await make_calls([call], caller)
         async with lock:
             await asyncio.to_thread(record_results, conn, cipher, [result])
 
     await asyncio.gather(*(one(c) for c in calls))
     return len(calls)
+
+
+def _platform(
+    conn: psycopg.Connection[Any], cipher: FieldCipher, call: Call
+) -> tuple[Call, EffectResult]:
+    try:
+        with conn.transaction():
+            data = answer(conn, cipher, call.citizen_id, call.operation, call.args)
+    except PlatformLookupError as exc:
+        return call, EffectResult(call.id, ok=False, error=exc.kind)
+    return call, EffectResult(call.id, ok=True, data=data)
 
 
 def client_caller(client: Any) -> Caller:

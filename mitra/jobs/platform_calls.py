@@ -1,0 +1,134 @@
+"""Lookups Mitra answers from its own records about the citizen who asks: what it holds about
+them (GEN-09, India's DPDP Act 2023) and whether a message really came from this number to
+them (GEN-06, against impersonation). They run in the worker like department calls and their
+answers come back as the citizen's events, but they never leave Mitra and only ever read the
+asking citizen's own rows."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+import psycopg
+
+from mitra.catalogue.schema import PLATFORM_OPERATIONS
+from mitra.crypto import FieldCipher
+from mitra.outbox.queue import decode_payload
+
+RECENT_MESSAGES = 2000  # how far back "did you send me this?" looks
+MIN_MATCH = 20  # characters of a forwarded message needed to compare a part of it
+
+
+class PlatformLookupError(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def is_platform(operation: str) -> bool:
+    return operation in PLATFORM_OPERATIONS
+
+
+def answer(
+    conn: psycopg.Connection[Any],
+    cipher: FieldCipher,
+    citizen_id: int,
+    operation: str,
+    args: dict[str, Any],
+) -> dict[str, Any]:
+    if operation == "my_data":
+        return my_data(conn, cipher, citizen_id)
+    if operation == "verify_message":
+        return verify_message(conn, cipher, citizen_id, str(args.get("text") or ""))
+    raise PlatformLookupError("invalid")
+
+
+def _masked_phone(wa_id: str) -> str:
+    return "+" + wa_id[:2] + " " + "X" * max(0, len(wa_id) - 6) + wa_id[-4:]
+
+
+def my_data(conn: psycopg.Connection[Any], cipher: FieldCipher, citizen_id: int) -> dict[str, Any]:
+    row = conn.execute(
+        "SELECT language, consent_at, created_at, wa_id_enc, profile_name_enc,"
+        " (SELECT count(*) FROM inbound_events e WHERE e.citizen_id = c.id"
+        "   AND e.kind <> 'effect_result') AS messages,"
+        " (SELECT count(*) FROM outbound_messages o WHERE o.citizen_id = c.id) AS replies,"
+        " (SELECT count(*) FROM effects f WHERE f.citizen_id = c.id) AS lookups"
+        " FROM citizens c WHERE c.id = %s",
+        (citizen_id,),
+    ).fetchone()
+    if row is None:
+        raise PlatformLookupError("not_found")
+    phone = cipher.decrypt(bytes(row["wa_id_enc"]), context=b"wa_id") if row["wa_id_enc"] else ""
+    name = (
+        cipher.decrypt(bytes(row["profile_name_enc"]), context=b"profile_name")
+        if row["profile_name_enc"]
+        else ""
+    )
+    return {
+        "phone": _masked_phone(phone) if phone else "",
+        "name": name,
+        "language": {
+            "te": {"en": "Telugu", "te": "తెలుగు"},
+            "en": {"en": "English", "te": "ఇంగ్లీష్"},
+        }.get(row["language"] or "", ""),
+        "consent_at": row["consent_at"].isoformat() if row["consent_at"] else None,
+        "since": row["created_at"].isoformat(),
+        "messages": row["messages"],
+        "replies": row["replies"],
+        "lookups": row["lookups"],
+    }
+
+
+def _normalised(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).casefold()
+    text = text.replace("\u200c", "").replace("\u200d", "")
+    return re.sub(r"\s+", " ", re.sub(r"[*_~`]", "", text)).strip()
+
+
+def texts_of(payload: dict[str, Any]) -> list[str]:
+    """What a citizen could have read in one of our messages."""
+    found: list[str] = []
+    for path in (
+        ("text", "body"),
+        ("interactive", "body", "text"),
+        ("document", "caption"),
+        ("image", "caption"),
+    ):
+        value: Any = payload
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            found.append(value)
+    return found
+
+
+def verify_message(
+    conn: psycopg.Connection[Any], cipher: FieldCipher, citizen_id: int, forwarded: str
+) -> dict[str, Any]:
+    if not _normalised(forwarded):
+        raise PlatformLookupError("invalid")
+    rows = conn.execute(
+        "SELECT payload_enc, coalesce(sent_at, created_at) AS at FROM outbound_messages"
+        " WHERE citizen_id = %s AND status IN ('sent', 'delivered', 'read')"
+        " ORDER BY id DESC LIMIT %s",
+        (citizen_id, RECENT_MESSAGES),
+    ).fetchall()
+    for row in rows:
+        if matches(forwarded, texts_of(decode_payload(cipher, bytes(row["payload_enc"])))):
+            return {"sent": "yes", "at": row["at"].isoformat()}
+    return {"sent": "no", "at": None}
+
+
+def matches(forwarded: str, ours: list[str]) -> bool:
+    """Whether a forwarded text is one of our texts, or (long enough) a part of one."""
+    wanted = _normalised(forwarded)
+    for text in ours:
+        mine = _normalised(text)
+        if wanted and (wanted == mine or (len(wanted) >= MIN_MATCH and wanted in mine)):
+            return True
+    return False
+
+
+__all__ = ["PlatformLookupError", "answer", "is_platform"]
