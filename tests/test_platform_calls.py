@@ -58,3 +58,47 @@ def test_a_forwarded_part_must_be_long_enough_to_count() -> None:
     assert matches("  your WATER supply will be interrupted on friday ", ours)
     assert not matches("water", ours)
     assert not matches("Pay your water bill at bit.ly/x to avoid disconnection", ours)
+
+
+def test_my_requests_lists_each_number_once_with_its_latest_answer_and_only_mine(
+    db: Any, cipher: Any
+) -> None:
+    import orjson
+
+    from mitra.jobs.platform_calls import answer
+
+    lakshmi = citizen(db, cipher, "919876543210", "Lakshmi")
+    ravi = citizen(db, cipher, "919849012345", "Ravi")
+
+    def looked_up(who: int, effect: str, reference: str, status: str) -> None:
+        db.execute(
+            "INSERT INTO effects (id, citizen_id, department, operation, args_enc, status)"
+            " VALUES (%s, %s, 'ENG', 'application', %s, 'done')",
+            (
+                effect,
+                who,
+                cipher.encrypt(orjson.dumps({"reference": reference}), context=b"effect_args"),
+            ),
+        )
+        payload = {
+            "event": "effect_result",
+            "effect_id": effect,
+            "ok": True,
+            "data": {"status": status},
+        }
+        db.execute(
+            "INSERT INTO inbound_events (citizen_id, wamid, kind, sent_at, payload_enc)"
+            " VALUES (%s, %s, 'effect_result', now(), %s)",
+            (
+                who,
+                f"effect:{effect}",
+                cipher.encrypt(orjson.dumps(payload), context=b"inbound_event"),
+            ),
+        )
+        db.commit()
+
+    looked_up(lakshmi, "e1", "ENG-2026-000123-K", "submitted")
+    looked_up(lakshmi, "e2", "ENG-2026-000123-K", "in_review")
+    looked_up(ravi, "e3", "REV-2026-000123-K", "approved")
+    requests = answer(db, cipher, lakshmi, "my_requests", {})["requests"]
+    assert [(r["number"], r["status"]) for r in requests] == [("ENG-2026-000123-K", "in_review")]

@@ -15,7 +15,7 @@ from mitra.catalogue.loader import Catalogue
 from mitra.catalogue.schema import Example, Service, Turn
 from mitra.conversation.engine import EffectResult, Session, handle
 from mitra.jobs.department_calls import Call, Caller, make_calls
-from mitra.jobs.platform_calls import is_platform, matches, texts_of
+from mitra.jobs.platform_calls import is_platform, matches, summarise_lookups, texts_of
 from mitra.whatsapp.events import Choice, InboundMessage, Location, Sender, Text
 from mitra.whatsapp.messages import OutboundMessage, validate
 
@@ -77,7 +77,11 @@ def _event(turn: Turn, offers: dict[str, str], now: datetime) -> InboundMessage:
 
 
 def _platform_answer(
-    effect_id: str, operation: str, args: dict[str, Any], said: list[str]
+    effect_id: str,
+    operation: str,
+    args: dict[str, Any],
+    said: list[str],
+    looked_up: list[tuple[str, dict[str, Any], dict[str, Any], str]],
 ) -> EffectResult:
     """Mitra's own records for an example: a fixed record for my_data, and for
     verify_message what the bot said earlier in this example (the WhatsApp-path test reads
@@ -97,6 +101,14 @@ def _platform_answer(
                 "language": {"en": "English", "te": "ఇంగ్లీష్"},
             },
         )
+    if operation in ("my_requests", "my_documents"):
+        key, kinds = (
+            ("requests", ("application", "grievance"))
+            if operation == "my_requests"
+            else ("documents", ("document",))
+        )
+        mine = [(a, d, at) for op, a, d, at in reversed(looked_up) if op in kinds]
+        return EffectResult(effect_id, True, {key: summarise_lookups(mine)})
     if operation == "verify_message":
         sent = matches(str(args.get("text") or ""), said)
         return EffectResult(effect_id, True, {"sent": "yes" if sent else "no", "at": None})
@@ -111,6 +123,7 @@ async def run_example(
     session = Session(language=example.language, consented=True, state="menu")
     offers: dict[str, str] = {}
     said_so_far: list[str] = []  # what the bot said in this example, for verify_message
+    looked_up: list[tuple[str, dict[str, Any], dict[str, Any], str]] = []  # for my_requests
     for i, turn in enumerate(example.turns, 1):
         if turn.tap is not None and turn.tap not in offers:
             outcome.failures.append(f"turn {i}: taps {turn.tap!r}, which the bot did not offer")
@@ -127,13 +140,18 @@ async def run_example(
             effect = t.effects[0]
             if is_platform(effect.operation):
                 event = _platform_answer(
-                    effect.id, effect.operation, dict(effect.args), said_so_far
+                    effect.id, effect.operation, dict(effect.args), said_so_far, looked_up
                 )
             else:
-                [(_, event)] = await make_calls(
+                [(_, answered)] = await make_calls(
                     [Call(effect.id, 0, effect.department, effect.operation, dict(effect.args))],
                     caller,
                 )
+                if answered.ok:
+                    looked_up.append(
+                        (effect.operation, dict(effect.args), answered.data or {}, now.isoformat())
+                    )
+                event = answered
         offers = {k: v for m in replies for k, v in offered(m)}
         said_so_far += [text for m in replies for text in texts_of(m.payload)]
         said = "\n".join(reply_text(m) for m in replies)

@@ -121,7 +121,7 @@ class ConfirmStep(Model):
 
 
 # Operations Mitra answers from its own records about the citizen asking (not a department).
-PLATFORM_OPERATIONS = ("my_data", "verify_message")
+PLATFORM_OPERATIONS = ("my_data", "verify_message", "my_requests", "my_documents")
 
 
 class LookupStep(Model):
@@ -141,6 +141,8 @@ class LookupStep(Model):
         "locate",
         "my_data",
         "verify_message",
+        "my_requests",
+        "my_documents",
     ]
     args: dict[str, str] = Field(default_factory=dict)  # values may use {placeholders}
     save_as: str = "result"

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import psycopg
 
 from mitra.catalogue.schema import PLATFORM_OPERATIONS
@@ -41,7 +43,57 @@ def answer(
         return my_data(conn, cipher, citizen_id)
     if operation == "verify_message":
         return verify_message(conn, cipher, citizen_id, str(args.get("text") or ""))
+    if operation == "my_requests":
+        return {"requests": my_lookups(conn, cipher, citizen_id, ("application", "grievance"))}
+    if operation == "my_documents":
+        return {"documents": my_lookups(conn, cipher, citizen_id, ("document",))}
     raise PlatformLookupError("invalid")
+
+
+def my_lookups(
+    conn: psycopg.Connection[Any], cipher: FieldCipher, citizen_id: int, operations: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """The citizen's requests (or documents) Mitra has seen, newest first, one per number, with
+    what the department said about it last time: applications and grievances they checked
+    here (and, once cases exist, those they made here)."""
+    rows = conn.execute(
+        "SELECT f.args_enc, f.created_at, e.payload_enc FROM effects f"
+        " JOIN inbound_events e ON e.wamid = 'effect:' || f.id"
+        " WHERE f.citizen_id = %s AND f.status = 'done' AND f.error IS NULL"
+        " AND f.operation = ANY(%s) ORDER BY f.created_at DESC LIMIT 200",
+        (citizen_id, list(operations)),
+    ).fetchall()
+    return summarise_lookups(
+        (
+            orjson.loads(cipher.decrypt(bytes(row["args_enc"]), context=b"effect_args")),
+            orjson.loads(cipher.decrypt(bytes(row["payload_enc"]), context=b"inbound_event")).get(
+                "data"
+            )
+            or {},
+            row["created_at"].isoformat(),
+        )
+        for row in rows
+    )
+
+
+def summarise_lookups(
+    lookups: Iterable[tuple[dict[str, Any], dict[str, Any], str]],
+) -> list[dict[str, Any]]:
+    """(args, department answer, when), newest first → one entry per number, at most ten."""
+    seen: dict[str, dict[str, Any]] = {}
+    for args, data, at in lookups:
+        number = str(args.get("reference") or args.get("identifier") or "").upper()
+        if not number or number in seen:
+            continue
+        seen[number] = {
+            "number": number,
+            "title": data.get("service") or data.get("title") or data.get("category_name"),
+            "status": data.get("status"),
+            "checked_at": at,
+        }
+        if len(seen) == 10:
+            break
+    return list(seen.values())
 
 
 def _masked_phone(wa_id: str) -> str:
