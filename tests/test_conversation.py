@@ -78,7 +78,11 @@ def test_every_status_note_and_next_step_of_the_contract_has_words_in_both_langu
 
     schemas = load_contract()["components"]["schemas"]
     wanted = {
-        "statuses": {*schemas["ApplicationStatus"]["enum"], *schemas["GrievanceStatus"]["enum"]},
+        "statuses": {
+            *schemas["ApplicationStatus"]["enum"],
+            *schemas["GrievanceStatus"]["enum"],
+            *schemas["ParcelStatus"]["enum"],
+        },
         "notes": set(schemas["NoteKey"]["enum"]),
         "next_steps": set(schemas["NextStep"]["enum"]),
     }

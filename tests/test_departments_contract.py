@@ -24,6 +24,7 @@ from mitra.departments.references import check_letter_ok
 from mitra.departments.routing import default_routing
 from mitra.departments.sandbox import DEFAULT_TOKENS, create_sandbox_app, samples, sandbox_endpoints
 from mitra.departments.sandbox.timeline import IST
+from mitra.departments.sandbox.world import world
 
 CONTRACT = load_contract()
 CONTRACT_URI = "urn:mitra:department-contract"
@@ -213,6 +214,9 @@ async def test_custom_tokens_replace_the_defaults() -> None:
         ("/REV/v1/documents/adangal/123-2A", 400, "invalid"),
         ("/REV/v1/documents/adangal/123-2A?village=GNT0299", 404, "not_found"),
         ("/END/v1/documents/donation_receipt/CMR-DR-2026-000123", 404, "not_found"),
+        ("/RTC/v1/documents/parcel/P2611999999", 404, "not_found"),
+        ("/RTC/v1/documents/parcel/T261100123", 400, "invalid"),
+        ("/ENG/v1/documents/parcel/P2611000123", 404, "unsupported"),
         ("/RTC/v1/info/bus_search?from=VJA&to=Hyderabad&date=2026-11-20", 400, "invalid"),
         ("/RTC/v1/info/bus_search?from=VJA&to=VSP", 400, "invalid"),
         ("/ENG/v1/info/bill_estimate?category=domestic&units=lots", 400, "invalid"),
@@ -258,6 +262,26 @@ async def test_every_example_in_the_routing_table_exists_in_the_sandbox(app: Any
         for operation, args in calls:
             answer = await getattr(client, operation)(**args)
             assert answer, (operation, args)
+
+
+async def test_every_sandbox_parcel_validates_against_the_contract(http: httpx.AsyncClient) -> None:
+    """Parcels have five states and histories of one to four scans: check them all, not
+    only the samples."""
+    route = default_routing().route("documents", "parcel")
+    parcels = world().documents["parcel"]
+    assert len(parcels) >= 100
+    statuses = set()
+    for awb in parcels:
+        assert route.matches(awb), awb
+        response = await http.get(
+            f"/RTC/v1/documents/parcel/{awb}", headers={"Authorization": "Bearer sandbox-RTC"}
+        )
+        assert response.status_code == 200, awb
+        body = response.json()
+        assert_valid(response_schema("/v1/documents/{kind}/{identifier}", 200), body, awb)
+        assert body["kind"] == "parcel" and body["data"]["awb_number"] == awb
+        statuses.add(body["data"]["status"])
+    assert statuses == set(CONTRACT["components"]["schemas"]["ParcelStatus"]["enum"])
 
 
 @pytest.mark.parametrize("fixture", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.stem)

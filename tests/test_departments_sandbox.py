@@ -5,6 +5,7 @@ temples, buses both ways, money in integer paise — and the same records on eve
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from mitra.departments.client import DepartmentClient
 from mitra.departments.routing import default_routing
 from mitra.departments.sandbox import create_sandbox_app, samples, sandbox_endpoints
 from mitra.departments.sandbox.geo import distance_m
+from mitra.departments.sandbox.records import PARCELS_AS_OF
 from mitra.departments.sandbox.timeline import AS_OF, IST
 from mitra.departments.sandbox.world import World, build_world, digest, world
 
@@ -149,6 +151,7 @@ def test_money_is_integer_paise_and_only_coordinates_are_fractional(w: World) ->
             "subsidy",
             "annual_fee",
             "monthly_fare",
+            "charges",
         ):
             assert isinstance(value, int) and not isinstance(value, bool) and value >= 0, (
                 key,
@@ -170,6 +173,7 @@ def test_people_are_masked_everywhere(w: World) -> None:
     people = {
         "holder", "applicant", "pattadar", "relation", "payer", "consumer", "donor",
         "passenger", "booked_by", "cultivator", "name", "mother", "father", "husband", "wife",
+        "sender", "receiver",
     }  # fmt: skip
     seen = 0
 
@@ -215,6 +219,56 @@ def test_histories_run_forward_and_end_before_the_records_date(w: World) -> None
         moments = [datetime.fromisoformat(step["at"]) for step in record["history"]]
         assert moments == sorted(moments) and moments[-1] <= end
         assert record["status"] == record["history"][-1]["status"]
+
+
+def test_parcels_go_by_bus_between_bus_stations_and_their_scans_run_forward(w: World) -> None:
+    parcels = w.documents["parcel"]
+    assert 100 <= len(parcels) <= 200
+    stations = w.places["bus_station"]
+    routes = {(s.origin.code, s.destination.code) for s in w.network.services.values()}
+    # Each state may follow only these (a parcel is collected, or returned after a week).
+    follows = {
+        "booked": {"in_transit"},
+        "in_transit": {"at_destination"},
+        "at_destination": {"delivered", "returned_to_sender"},
+    }
+    for awb, parcel in parcels.items():
+        data = parcel["data"]
+        origin, destination = data["origin"], data["destination"]
+        assert origin["id"] != destination["id"], awb
+        for end in (origin, destination):
+            assert stations[end["id"]]["name"] == end["name"], awb
+        assert (origin["id"][3:], destination["id"][3:]) in routes, awb
+        assert parcel["issued_on"] == data["booked_at"][:10] <= data["expected_by"]
+        assert isinstance(data["weight_grams"], int) and 0 < data["weight_grams"] <= 50_000
+        assert data["charges"] >= 6000, "the minimum charge is ₹60"
+        history = data["history"]
+        moments = [datetime.fromisoformat(step["at"]) for step in history]
+        assert moments == sorted(moments) and moments[-1] <= PARCELS_AS_OF, awb
+        assert history[0] == {"status": "booked", "at": data["booked_at"], "place": origin["name"]}
+        assert data["status"] == history[-1]["status"]
+        for before, after in itertools.pairwise(history):
+            assert after["status"] in follows[before["status"]], awb
+        for step in history:
+            at_origin = step["status"] in ("booked", "in_transit", "returned_to_sender")
+            assert step["place"] == (origin if at_origin else destination)["name"], awb
+        if len(history) > 1:
+            service = w.network.services[data["service_number"]]
+            assert (service.origin.code, service.destination.code) == (
+                origin["id"][3:],
+                destination["id"][3:],
+            )
+        else:
+            assert "service_number" not in data
+
+
+def test_the_same_seed_books_the_same_parcels_numbered_in_booking_order(w: World) -> None:
+    parcels = w.documents["parcel"]
+    assert build_world().documents["parcel"] == parcels
+    booked = [p["data"]["booked_at"] for p in parcels.values()]
+    assert list(parcels) == sorted(parcels) and booked == sorted(booked)
+    for month in {awb[1:5] for awb in parcels}:
+        assert min(awb for awb in parcels if awb[1:5] == month) == f"P{month}000123"
 
 
 def test_the_same_seed_builds_the_same_world(fingerprint: str) -> None:

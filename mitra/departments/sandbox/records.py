@@ -1,23 +1,28 @@
 """Registers that documents are issued from: births, deaths and marriages (municipal),
-temple bookings, bus tickets and donation receipts."""
+temple bookings, bus tickets, APSRTC parcels and donation receipts."""
 
 from __future__ import annotations
 
+import math
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from mitra.departments.sandbox.datafiles import load
 from mitra.departments.sandbox.geography import District, Record, named, text
 from mitra.departments.sandbox.numbering import Sequences
 from mitra.departments.sandbox.people import person
-from mitra.departments.sandbox.timeline import AS_OF, at
-from mitra.departments.sandbox.transport import Network
+from mitra.departments.sandbox.places import bus_station_ref
+from mitra.departments.sandbox.timeline import AS_OF, IST, at
+from mitra.departments.sandbox.transport import BusService, Network
 
 BIRTHS_PER_ULB = 4
 DEATHS_PER_ULB = 2
 MARRIAGES_PER_ULB = 2
 TEMPLE_BOOKINGS = 120
 BUS_TICKETS = 120
+PARCELS = 150
+# Parcel scans are recorded up to this time on AS_OF; later ones have not happened yet.
+PARCELS_AS_OF = datetime(AS_OF.year, AS_OF.month, AS_OF.day, 10, 0, tzinfo=IST)
 DONATIONS = {"END": 40, "ANC": 30, "CMR": 30}
 
 
@@ -231,6 +236,122 @@ def build_bus_tickets(rng: random.Random, seq: Sequences, network: Network) -> d
             },
         )
     return tickets
+
+
+def _next_departure(services: list[BusService], after: datetime) -> tuple[BusService, datetime]:
+    """The first of `services` (sorted by departure time) leaving at or after `after`."""
+    for day in (after.date(), after.date() + timedelta(days=1)):
+        for service in services:
+            departs = service.departure(day)
+            if departs >= after:
+                return service, departs
+    raise ValueError("a route with no daily service")  # pragma: no cover - every route has one
+
+
+def _at_the_counter(rng: random.Random, reached: datetime) -> datetime:
+    """A moment within three days after `reached` while the parcel counter is open
+    (06:00–22:00): when the receiver collects the parcel, or the station returns it."""
+    collected = reached + timedelta(minutes=rng.randint(30, 72 * 60))
+    if collected.hour < 6 or collected.hour >= 22:
+        morning = collected.date() + timedelta(days=1 if collected.hour >= 22 else 0)
+        opens = datetime(morning.year, morning.month, morning.day, 6, 0, tzinfo=IST)
+        collected = opens + timedelta(minutes=rng.randint(0, 180))
+    return collected
+
+
+def _parcel_charges(weight_grams: int, distance_km: int) -> int:
+    """Paise: the rate per started kilogram for the distance, never below the minimum."""
+    rates = load("transport")["parcels"]
+    per_kg = next(rate for up_to, rate in rates["per_kg"] if distance_km <= up_to)
+    return max(rates["minimum_charge"], math.ceil(weight_grams / 1000) * per_kg)
+
+
+def _parcel_weight(rng: random.Random) -> int:
+    """Grams: mostly packets and boxes, a few heavy consignments."""
+    band = rng.choices(["packet", "box", "heavy"], weights=[45, 45, 10])[0]
+    low, high = {"packet": (1, 20), "box": (21, 200), "heavy": (201, 500)}[band]
+    return rng.randint(low, high) * 100
+
+
+def build_parcels(rng: random.Random, seq: Sequences, network: Network) -> dict[str, Record]:
+    """APSRTC parcel (cargo) bookings between the bus stations of the network's towns, with
+    their scans up to `PARCELS_AS_OF`: booked at the origin counter, loaded on a bus, at the
+    destination station, then collected by the receiver or, left uncollected for a week,
+    returned to the sender. AWB numbers climb with booking time within each month.
+
+    (Land parcels are something else: see `land.py`.)"""
+    station_names = {
+        code: text(station_en, station_te)
+        for code, _en, _te, _district, _lat, _lon, station_en, station_te in load("transport")[
+            "towns"
+        ]
+    }
+    routes: dict[tuple[str, str], list[BusService]] = {}
+    for service in sorted(network.services.values(), key=lambda s: (s.departs, s.number)):
+        routes.setdefault((service.origin.code, service.destination.code), []).append(service)
+    pairs = sorted(routes)
+    drafts: list[tuple[datetime, Record]] = []
+    for _ in range(PARCELS):
+        # A third booked in the last four days, so that some are still on their way.
+        days_back = rng.randint(0, 3) if rng.random() < 0.35 else rng.randint(0, 45)
+        day = AS_OF - timedelta(days=days_back)
+        hour = rng.randint(6, PARCELS_AS_OF.hour - 1) if days_back == 0 else rng.randint(7, 20)
+        booked_at = datetime(day.year, day.month, day.day, hour, rng.randint(0, 59), tzinfo=IST)
+        origin, destination = rng.choice(pairs)
+        services = routes[(origin, destination)]
+        weight = _parcel_weight(rng)
+        sender, receiver = person(rng).masked(), person(rng).masked()
+        # Loaded on the first bus an hour or more after booking; one in ten misses it.
+        planned, departs = _next_departure(services, booked_at + timedelta(hours=1))
+        unloading = timedelta(minutes=rng.randint(20, 90))
+        expected_by = (departs + timedelta(minutes=planned.duration_min) + unloading).date()
+        service = planned
+        if rng.random() < 0.1:
+            service, departs = _next_departure(services, departs + timedelta(hours=6))
+        reached = departs + timedelta(minutes=service.duration_min) + unloading
+        events = [
+            ("booked", booked_at, origin),
+            ("in_transit", departs, origin),
+            ("at_destination", reached, destination),
+        ]
+        if rng.random() < 0.05:
+            unclaimed = _at_the_counter(rng, reached + timedelta(days=7))
+            events.append(("returned_to_sender", unclaimed, origin))
+        else:
+            events.append(("delivered", _at_the_counter(rng, reached), destination))
+        history = [
+            {"status": status, "at": moment.isoformat(), "place": dict(station_names[town])}
+            for status, moment, town in events
+            if moment <= PARCELS_AS_OF
+        ]
+        data: Record = {
+            "status": history[-1]["status"],
+            "origin": bus_station_ref(origin, station_names[origin]),
+            "destination": bus_station_ref(destination, station_names[destination]),
+            "booked_at": booked_at.isoformat(),
+            "expected_by": expected_by.isoformat(),
+            "weight_grams": weight,
+            "charges": _parcel_charges(weight, service.distance_km),
+            "sender": sender,
+            "receiver": receiver,
+            "history": history,
+        }
+        if len(history) > 1:
+            data["service_number"] = service.number
+        drafts.append((booked_at, data))
+    parcels: dict[str, Record] = {}
+    for booked_at, data in sorted(drafts, key=lambda draft: draft[0]):
+        month_key = booked_at.strftime("%y%m")
+        awb = f"P{month_key}{seq.take(('AWB', month_key), max_step=9):06d}"
+        parcels[awb] = _document(
+            "parcel",
+            awb,
+            "RTC",
+            text("APSRTC cargo parcel", "ఏపీఎస్ఆర్టీసీ కార్గో పార్సిల్"),
+            booked_at.date(),
+            {"awb_number": awb, **data},
+        )
+    return parcels
 
 
 def build_donations(rng: random.Random, seq: Sequences) -> dict[str, Record]:

@@ -163,6 +163,11 @@ def _document_samples(w: World) -> dict[str, list[Sample]]:
         identifiers = sorted(records)
         example = default_routing().route("documents", kind).example
         picked = [example] if example in records else []
+        if kind == "parcel":  # one parcel in each state it can be in
+            for status in ("booked", "in_transit", "at_destination", "returned_to_sender"):
+                picked.append(
+                    next(i for i in identifiers if records[i]["data"]["status"] == status)
+                )
         picked += [i for i in identifiers[:: max(1, len(identifiers) // 2)] if i not in picked][:2]
         out[f"documents/{kind}"] = [
             _sample(
@@ -179,6 +184,11 @@ def _document_samples(w: World) -> dict[str, list[Sample]]:
 def _document_shows(document: Record) -> str:
     data = document["data"]
     title = document["title"]["en"]
+    if document["kind"] == "parcel":
+        return (
+            f"{title} {data['origin']['name']['en']} → {data['destination']['name']['en']}, "
+            f"{data['weight_grams'] / 1000:g} kg, {_rupees(data['charges'])}: {data['status']}"
+        )
     for key in ("amount", "fare"):
         if key in data:
             return f"{title}, {_rupees(data[key])}" + (

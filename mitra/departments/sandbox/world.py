@@ -33,6 +33,7 @@ from mitra.departments.sandbox.records import (
     build_bus_tickets,
     build_civil_registration,
     build_donations,
+    build_parcels,
     build_temple_bookings,
 )
 from mitra.departments.sandbox.transport import Network, build_network
@@ -126,6 +127,8 @@ def build_world(seed: int = SEED) -> World:
         "temple_booking": build_temple_bookings(_stream(seed, "temples"), seq),
         "bus_ticket": build_bus_tickets(_stream(seed, "tickets"), seq, network),
         "donation_receipt": build_donations(_stream(seed, "donations"), seq),
+        # Built last: it draws serials from `seq` after every older register.
+        "parcel": build_parcels(_stream(seed, "parcels"), seq, network),
         **civil,
     }
     return World(
