@@ -26,6 +26,7 @@ that reads /proc to say which processes used the cores during a run.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import base64
 import contextlib
@@ -293,7 +294,7 @@ def _cpu_now() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-class _Pool:
+class _Pool(abc.ABC):
     """Connections to one server, reopened when the server closes one (bounded)."""
 
     def __init__(self, host: str, port: int, connections: int) -> None:
@@ -362,11 +363,13 @@ class _Pool:
         self.conns.append(conn)
         self._next(conn, time.perf_counter_ns())
 
-    def _next(self, conn: _Connection, now_ns: int) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _next(self, conn: _Connection, now_ns: int) -> None:
+        """Send this connection's next request, or park it."""
 
-    def _idle_forever(self, conn: _Connection | None) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _idle_forever(self, conn: _Connection | None) -> None:
+        """Account for a connection that will send nothing more."""
 
 
 class ClosedLoop(_Pool):
