@@ -8,6 +8,14 @@ Revenue, `GRV-ENG-…` to Energy), refuses malformed identifiers before any HTTP
 the department's JSON as a plain dict. Failures surface as `DepartmentError` (see
 `errors.py`). GETs that time out or get a 5xx are retried (at most `max_retries` times, full
 jitter backoff); each department has its own circuit breaker.
+
+Writes (`submit_application`, `submit_grievance`, `hold`) are POSTs, and a POST is retried
+the same way **only because it carries an `Idempotency-Key`**: the department answers a
+repeated key with the first answer, so a retry after a timeout cannot file a second
+application or take a second hold. `confirm_hold` and `release_hold` are idempotent by the
+contract (confirming twice gives the same booking; releasing twice releases once), so they
+are retried too. A 4xx is never retried; `409 conflict`, `409 sold_out` and `410 expired`
+surface as `DepartmentError` kinds of those names.
 """
 
 from __future__ import annotations
@@ -248,6 +256,80 @@ class DepartmentClient:
             operation="mandals",
         )
 
+    # ----- writes (see the module docstring on why these may be retried) -----
+
+    async def submit_application(
+        self, department: str, body: Mapping[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
+        """Submit an application (`{service_code, applicant, answers, office?}`); the answer
+        is the new Application (status `submitted`). Retried on timeouts and 5xx only because
+        the same `idempotency_key` and body always get the same application back; use a new
+        key per application, and the same key when repeating one."""
+        return await self._call(
+            "POST",
+            department,
+            "/v1/applications",
+            operation="submit_application",
+            json=_jsonable(body),
+            idempotency_key=_idempotency_key(idempotency_key),
+        )
+
+    async def submit_grievance(
+        self, department: str, body: Mapping[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
+        """Register a grievance (`{category, description, location, photos, mobile}`); the
+        answer is the new Grievance. Retried only because of the idempotency key, as above."""
+        return await self._call(
+            "POST",
+            department,
+            "/v1/grievances",
+            operation="submit_grievance",
+            json=_jsonable(body),
+            idempotency_key=_idempotency_key(idempotency_key),
+        )
+
+    async def hold(
+        self, department: str, body: Mapping[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
+        """Hold inventory (`{item: {kind, id, date}, quantity}`) until `expires_at`; raises
+        `DepartmentError(kind="sold_out")` when too little is left. Retried only because of
+        the idempotency key: a repeated key never takes a second hold."""
+        return await self._call(
+            "POST",
+            department,
+            "/v1/holds",
+            operation="hold",
+            json=_jsonable(body),
+            idempotency_key=_idempotency_key(idempotency_key),
+        )
+
+    async def confirm_hold(self, department: str, hold_id: str) -> dict[str, Any]:
+        """Turn a hold into a booking (`booking_id`); idempotent, so safe to retry. An expired
+        hold raises `kind="expired"`, a released one `kind="conflict"`."""
+        return await self._call(
+            "POST",
+            department,
+            f"/v1/holds/{_segment(hold_id)}/confirm",
+            operation="confirm_hold",
+        )
+
+    async def release_hold(self, department: str, hold_id: str) -> dict[str, Any]:
+        """Give a hold's capacity back; idempotent, so safe to retry."""
+        return await self._call(
+            "DELETE", department, f"/v1/holds/{_segment(hold_id)}", operation="release_hold"
+        )
+
+    async def inventory(
+        self, department: str, kind: str, id: str, date: date | str
+    ) -> dict[str, Any]:
+        """Capacity and what is still available of an item on a day."""
+        return await self._get(
+            department,
+            f"/v1/inventory/{_segment(kind)}/{_segment(id)}",
+            params=_query({"date": date}),
+            operation="inventory",
+        )
+
     async def health(self, department: str) -> dict[str, Any]:
         """The department's health answer (also proves our token is accepted)."""
         return await self._get(department, "/v1/health", operation="health")
@@ -279,6 +361,21 @@ class DepartmentClient:
         operation: str,
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        return await self._call("GET", department, path, operation=operation, params=params)
+
+    async def _call(
+        self,
+        method: str,
+        department: str,
+        path: str,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        json: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """One call with retries. Only GETs and idempotent writes come here: a POST that
+        creates something must carry `idempotency_key`, which is what makes retrying it safe."""
         endpoint = self._endpoints.get(department)
         breaker = self._breakers.get(department)
         if endpoint is None or breaker is None:
@@ -298,11 +395,13 @@ class DepartmentClient:
             )
         url = endpoint.base_url.rstrip("/") + path
         headers = {"Authorization": f"Bearer {endpoint.token}"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         settled = False
         try:
             attempt = 0
             while True:
-                failure = await self._attempt(department, url, headers, params)
+                failure = await self._attempt(method, department, url, headers, params, json)
                 if isinstance(failure, dict):
                     breaker.record_success()
                     settled = True
@@ -331,15 +430,19 @@ class DepartmentClient:
 
     async def _attempt(
         self,
+        method: str,
         department: str,
         url: str,
         headers: Mapping[str, str],
         params: Mapping[str, Any] | None,
+        json: Mapping[str, Any] | None = None,
     ) -> dict[str, Any] | DepartmentError:
-        """One GET: the decoded body, or the error it ended in (returned, not raised)."""
+        """One request: the decoded body, or the error it ended in (returned, not raised)."""
         try:
             async with asyncio.timeout(self.policy.attempt_deadline):
-                response = await self._http.get(url, headers=headers, params=params)
+                response = await self._http.request(
+                    method, url, headers=headers, params=params, json=json
+                )
         except (httpx.TimeoutException, TimeoutError):
             return DepartmentError(
                 "unavailable", "timed out", department=department, code="timeout"
@@ -381,6 +484,11 @@ def _decode(department: str, response: httpx.Response) -> dict[str, Any] | Depar
         kind, code = "unavailable", code or "server_error"
     elif status == 401 or status == 403:
         kind, code = "unauthorized", code or "unauthorized"
+    elif status == 409:
+        kind = "sold_out" if code == "sold_out" else "conflict"
+        code = code or "conflict"
+    elif status == 410 and code == "expired":
+        kind = "expired"
     elif status == 404 or status == 410:
         kind, code = "not_found", code or "not_found"
     else:
@@ -404,6 +512,28 @@ def _error_fields(body: object) -> tuple[str | None, str | None]:
             message if isinstance(message, str) else None,
         )
     return None, None
+
+
+def _idempotency_key(key: str) -> str:
+    key = key.strip() if isinstance(key, str) else ""
+    if not key or len(key) > 100:
+        raise DepartmentError(
+            "invalid",
+            "a write needs an Idempotency-Key of 1-100 characters",
+            code="idempotency_key",
+        )
+    return key
+
+
+def _jsonable(value: Any) -> Any:
+    """Dates as ISO strings, mappings and sequences copied, for a JSON body."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def _segment(value: str) -> str:

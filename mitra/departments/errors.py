@@ -9,6 +9,10 @@
   department's system is not answering right now; we'll tell you when it is back");
 - `unauthorized` — our token was refused: an operator problem, shown to the citizen as
   `unavailable` but alerted.
+- `conflict` — a write was refused as inconsistent: an `Idempotency-Key` reused with a
+  different request, or a hold that was released ("please start again");
+- `sold_out` — a hold asked for more seats, tickets or rooms than are left;
+- `expired` — a hold ran out before it was confirmed; its capacity was given back.
 
 `code` is finer-grained, for logs and metrics: the department's own error code
 (`not_found`, `unsupported`, …) or one of ours (`timeout`, `connection`, `server_error`,
@@ -20,7 +24,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-ErrorKind = Literal["not_found", "invalid", "unavailable", "unauthorized"]
+ErrorKind = Literal[
+    "not_found", "invalid", "unavailable", "unauthorized", "conflict", "sold_out", "expired"
+]
 
 
 class DepartmentError(Exception):

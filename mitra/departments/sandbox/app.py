@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import copy
 import hmac
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mitra.departments.contract import CONTRACT_VERSION, contract_view
@@ -27,6 +27,7 @@ from mitra.departments.sandbox.geography import location, named
 from mitra.departments.sandbox.info import TOPICS, InfoError
 from mitra.departments.sandbox.timeline import IST
 from mitra.departments.sandbox.world import World, world
+from mitra.departments.sandbox.writes import HOLD_TTL, Desk, WriteError
 
 DEPARTMENTS = ("REV", "MUN", "ENG", "RTC", "END", "ANC", "CMR", "GEN")
 PREFIX = "/{department}/v1"
@@ -38,6 +39,9 @@ _STATUS_FOR_CODE = {
     "unauthorized": 401,
     "not_found": 404,
     "unsupported": 404,
+    "conflict": 409,
+    "sold_out": 409,
+    "expired": 410,
     "unavailable": 503,
     "internal": 500,
 }
@@ -68,6 +72,67 @@ class FaultRequest(BaseModel):
     count: int | None = Field(
         default=None, ge=1, description="Requests to affect; omit for all until cleared."
     )
+
+
+MOBILE = r"^(\+91)?[6-9]\d{9}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AddressIn(_Strict):
+    district: str = Field(pattern=r"^[A-Za-z]{3}$")
+    mandal: str = Field(min_length=1, max_length=20)
+    village: str | None = Field(default=None, min_length=1, max_length=20)
+    ward: str | None = Field(default=None, min_length=1, max_length=20)
+
+
+class ApplicantIn(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    mobile: str = Field(pattern=MOBILE)
+    address: AddressIn
+
+
+class OfficeIn(_Strict):
+    type: str = Field(min_length=1, max_length=40)
+    id: str = Field(min_length=1, max_length=40)
+
+
+class ApplicationIn(_Strict):
+    service_code: str = Field(pattern=r"^[A-Z]{3}-\d{2}$")
+    applicant: ApplicantIn
+    answers: dict[str, Any] = Field(default_factory=dict)
+    office: OfficeIn | None = None
+
+
+class LocationIn(_Strict):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class GrievanceIn(_Strict):
+    category: str = Field(min_length=1, max_length=40)
+    description: str = Field(min_length=1, max_length=2000)
+    location: LocationIn
+    photos: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=5
+    )
+    mobile: str = Field(pattern=MOBILE)
+
+
+class ItemIn(_Strict):
+    kind: str = Field(min_length=1, max_length=40)
+    id: str = Field(min_length=1, max_length=60)
+    date: date
+
+
+class HoldIn(_Strict):
+    item: ItemIn
+    quantity: int = Field(default=1, ge=1, le=20)
+
+
+IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=100)]
 
 
 async def _authorise(department: str, request: Request) -> str:
@@ -105,12 +170,17 @@ def create_sandbox_app(
     tokens: dict[str, str] | None = None,
     *,
     clock: Callable[[], datetime] | None = None,
+    hold_ttl: timedelta = HOLD_TTL,
+    capacities: Mapping[tuple[str, str], int] | None = None,
 ) -> FastAPI:
     """The sandbox app. `tokens` maps department code → bearer token (default
-    `DEFAULT_TOKENS`); `clock` gives "now" for live answers (bus positions, outages)."""
+    `DEFAULT_TOKENS`); `clock` gives "now" for live answers (bus positions, outages) and for
+    hold expiry; `hold_ttl` is how long a hold lasts; `capacities` overrides the capacity of
+    `(kind, id)` items on every date (for tests)."""
     tokens = dict(DEFAULT_TOKENS if tokens is None else tokens)
     now = clock or (lambda: datetime.now(IST))
     sandbox = world()
+    desk = Desk(sandbox, now, hold_ttl, dict(capacities or {}))
     routing = default_routing()
     faults = Faults()
     names = load("services")["departments"]
@@ -122,6 +192,7 @@ def create_sandbox_app(
     )
     app.state.faults = faults
     app.state.tokens = tokens
+    app.state.desk = desk
 
     def openapi() -> dict[str, Any]:
         document = copy.deepcopy(contract_view())
@@ -136,6 +207,10 @@ def create_sandbox_app(
     @app.exception_handler(SandboxError)
     async def _sandbox_error(request: Request, exc: SandboxError) -> JSONResponse:
         return _error(exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(WriteError)
+    async def _write_error(request: Request, exc: WriteError) -> JSONResponse:
+        return _error(exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -205,7 +280,7 @@ def create_sandbox_app(
         if not routes:
             raise SandboxError("invalid", "that is not a reference any department issues")
         well_formed(served(department, "applications", routes[0].name), reference)
-        record = sandbox.applications.get(reference)
+        record = sandbox.applications.get(reference) or desk.applications.get(reference)
         return found(
             record if record and record["department"] == department else None, "application"
         )
@@ -214,7 +289,7 @@ def create_sandbox_app(
     async def grievance(department: Department, reference: str) -> JSONResponse:
         route = served(department, "grievances", "grievance")
         well_formed(route, reference)
-        record = sandbox.grievances.get(reference)
+        record = sandbox.grievances.get(reference) or desk.grievances.get(reference)
         return found(record if record and record["department"] == department else None, "grievance")
 
     @app.get(PREFIX + "/documents/{kind}/{identifier}")
@@ -269,6 +344,77 @@ def create_sandbox_app(
         except InfoError as exc:
             raise SandboxError(exc.code, exc.message) from None
         return JSONResponse({"topic": topic, "department": department, "data": data})
+
+    # ----- writes: every check-and-change runs without an await (see writes.py) -----
+
+    def created(answer: dict[str, Any], replayed: bool) -> JSONResponse:
+        headers = {"Idempotent-Replayed": "true"} if replayed else None
+        return JSONResponse(answer, status_code=201, headers=headers)
+
+    def once(department: str, operation: str, key: str, body: BaseModel, make: Any) -> JSONResponse:
+        fresh: list[bool] = []
+
+        def made() -> dict[str, Any]:
+            fresh.append(True)
+            answer: dict[str, Any] = make()
+            return answer
+
+        answer = desk.once(department, operation, key, body.model_dump(mode="json"), made)
+        return created(answer, replayed=not fresh)
+
+    @app.post(PREFIX + "/applications", status_code=201)
+    async def submit_application(
+        department: Department, body: ApplicationIn, idempotency_key: IdempotencyKey
+    ) -> JSONResponse:
+        payload = body.model_dump(mode="json")
+        return once(
+            department,
+            "applications",
+            idempotency_key,
+            body,
+            lambda: desk.submit_application(department, payload),
+        )
+
+    @app.post(PREFIX + "/grievances", status_code=201)
+    async def submit_grievance(
+        department: Department, body: GrievanceIn, idempotency_key: IdempotencyKey
+    ) -> JSONResponse:
+        served(department, "grievances", "grievance")
+        payload = body.model_dump(mode="json")
+        return once(
+            department,
+            "grievances",
+            idempotency_key,
+            body,
+            lambda: desk.submit_grievance(department, payload),
+        )
+
+    @app.get(PREFIX + "/inventory/{kind}/{id}")
+    async def inventory(
+        department: Department, kind: str, id: str, day: Annotated[date, Query(alias="date")]
+    ) -> JSONResponse:
+        return JSONResponse(desk.inventory(department, kind, id, day))
+
+    @app.post(PREFIX + "/holds", status_code=201)
+    async def hold(
+        department: Department, body: HoldIn, idempotency_key: IdempotencyKey
+    ) -> JSONResponse:
+        item = {"kind": body.item.kind, "id": body.item.id, "date": body.item.date}
+        return once(
+            department,
+            "holds",
+            idempotency_key,
+            body,
+            lambda: desk.hold(department, item, body.quantity),
+        )
+
+    @app.post(PREFIX + "/holds/{id}/confirm")
+    async def confirm_hold(department: Department, id: str) -> JSONResponse:
+        return JSONResponse(desk.confirm(department, id))
+
+    @app.delete(PREFIX + "/holds/{id}")
+    async def release_hold(department: Department, id: str) -> JSONResponse:
+        return JSONResponse(desk.release(department, id))
 
     def admin(department: str) -> World:
         served(department, "admin", "admin")

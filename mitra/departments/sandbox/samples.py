@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from rich.table import Table
@@ -318,6 +319,27 @@ def _admin_samples(w: World) -> dict[str, list[Sample]]:
     }
 
 
+def _inventory_samples(w: World) -> dict[str, list[Sample]]:
+    service = w.network.services[sorted(w.network.services)[0]]
+    day = (AS_OF + timedelta(days=4)).isoformat()
+    return {
+        "inventory": [
+            _sample(
+                "RTC",
+                "inventory",
+                {"department": "RTC", "kind": "bus_seat", "id": service.number, "date": day},
+                f"seats left on service {service.number} on {day}",
+            ),
+            _sample(
+                "END",
+                "inventory",
+                {"department": "END", "kind": "darshan", "id": "srisailam.sarva", "date": day},
+                f"Srisailam sarva darshan tickets left on {day}",
+            ),
+        ]
+    }
+
+
 def samples() -> dict[str, list[Sample]]:
     """Sample identifiers by group; each sample has `department`, `operation`, `args`, `shows`."""
     w = world()
@@ -329,6 +351,7 @@ def samples() -> dict[str, list[Sample]]:
     out.update(_place_samples(w))
     out.update(_info_samples(w))
     out.update(_admin_samples(w))
+    out.update(_inventory_samples(w))
     return out
 
 
