@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
+from mitra import retry
 from mitra.departments.breaker import CircuitBreaker, CircuitState
 from mitra.departments.contract import load_contract
 from mitra.departments.errors import DepartmentError, ErrorKind
@@ -457,9 +458,11 @@ class DepartmentClient:
         return _decode(department, response)
 
     def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform between 0 and base·2^attempt, capped."""
-        ceiling = min(self.policy.backoff_cap, self.policy.backoff_base * (2**attempt))
-        return self._rng.uniform(0.0, ceiling)
+        """Full jitter: uniform between 0 and base·2^attempt, capped (`attempt` from 0)."""
+        p = self.policy
+        return retry.full_jitter(
+            retry.backoff_ceiling(p.backoff_base, 2.0, p.backoff_cap, attempt + 1), self._rng
+        )
 
 
 def _decode(department: str, response: httpx.Response) -> dict[str, Any] | DepartmentError:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 import random
 
+from mitra import retry
+
 
 class ErrorAction(enum.Enum):
     THROTTLE_NUMBER = "throttle_number"  # our business number is over its throughput
@@ -101,9 +103,7 @@ def backoff_ceiling(action: ErrorAction, attempt: int) -> float:
     if action not in _BACKOFF:
         raise ValueError(f"{action.name} is not retried, so it has no backoff")
     base, growth, cap = _BACKOFF[action]
-    # Past the cap the exponent no longer matters; bounding it keeps the float finite.
-    exponent = min(max(attempt, 1) - 1, 64)
-    return float(min(cap, base * growth**exponent))
+    return retry.backoff_ceiling(base, growth, cap, attempt)
 
 
 def backoff_seconds(action: ErrorAction, attempt: int, rng: random.Random | None = None) -> float:
@@ -120,7 +120,6 @@ def backoff_seconds(action: ErrorAction, attempt: int, rng: random.Random | None
 
     Raises ValueError for actions that must not be retried.
     """
-    draw = (rng or random).uniform
     if action is ErrorAction.THROTTLE_NUMBER:
-        return draw(*_THROTTLE_NUMBER_DELAY)
-    return draw(0.0, backoff_ceiling(action, attempt))
+        return (rng or random).uniform(*_THROTTLE_NUMBER_DELAY)
+    return retry.full_jitter(backoff_ceiling(action, attempt), rng)
