@@ -218,3 +218,30 @@ async def test_a_department_that_is_down_is_said_plainly_and_the_answer_comes_la
         )
         assert "as soon as" in body_text(promise)
         assert "Status: Under review" in body_text(answer)
+
+
+async def test_a_delivery_the_splitter_cannot_handle_is_set_aside_not_blocking_others(
+    settings: Any, db: Any, monkeypatch: Any
+) -> None:
+    import mitra.inbox.split as split
+
+    real = split.resolve_citizens
+
+    def bug_for_one_citizen(conn: Any, cipher: Any, senders: Any) -> Any:
+        if any(s.wa_id == "919000000666" for s in senders):
+            raise RuntimeError("a bug that only this delivery triggers")
+        return real(conn, cipher, senders)
+
+    monkeypatch.setattr(split, "resolve_citizens", bug_for_one_citizen)
+    async with running_mitra(settings) as chat:
+        poison, headers = signed(
+            envelopes.text_envelope("919000000666", "Hi", phone_number_id=PHONE_NUMBER_ID)
+        )
+        assert (await chat.post(poison, headers)).status_code == 200
+        [reply] = await chat.say(LAKSHMI, "Hi")
+        assert "DPDP" in body_text(reply)
+        await chat.settled(db)
+    row = db.execute(
+        "SELECT split_error FROM webhook_deliveries WHERE split_error IS NOT NULL"
+    ).fetchone()
+    assert "a bug that only this delivery triggers" in row["split_error"]

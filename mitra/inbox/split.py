@@ -332,3 +332,42 @@ def split_pending(
                 (reason, delivery_id),
             )
     return result
+
+
+_CONFLICTS = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+def split_isolating_failures(
+    conn: psycopg.Connection[Any], cipher: FieldCipher, *, batch: int = 200
+) -> SplitResult:
+    """Split a batch; if it fails for a reason other than a lock conflict or a lost
+    connection (a delivery the splitter cannot handle: a bug), split one delivery at a time
+    so that one bad delivery cannot hold up everyone behind it. The delivery that fails on its
+    own is set aside (split, with `split_error` saying why) and logged for the operator; the
+    raw body stays stored, so it can be split again once the bug is fixed."""
+    try:
+        return split_pending(conn, cipher, batch=batch)
+    except (*_CONFLICTS, psycopg.OperationalError, psycopg.InterfaceError):
+        raise
+    except Exception:
+        log.exception("splitting a batch of deliveries failed; isolating the one that fails")
+    try:
+        return split_pending(conn, cipher, batch=1)
+    except (*_CONFLICTS, psycopg.OperationalError, psycopg.InterfaceError):
+        raise
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        with conn.transaction():
+            locked = conn.execute(
+                "SELECT pg_try_advisory_xact_lock(%s) AS ok", (SPLITTER_LOCK,)
+            ).fetchone()
+            if locked and locked["ok"]:
+                row = conn.execute(
+                    "UPDATE webhook_deliveries SET split_at = now(), split_error = %s"
+                    " WHERE id = (SELECT min(id) FROM webhook_deliveries WHERE split_at IS NULL)"
+                    " RETURNING id",
+                    (reason,),
+                ).fetchone()
+                if row is not None:
+                    log.error("delivery %s set aside, not split: %s", row["id"], reason)
+        return SplitResult(deliveries=1, malformed=1)

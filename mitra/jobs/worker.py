@@ -23,7 +23,7 @@ from mitra.config import Settings
 from mitra.crypto import FieldCipher
 from mitra.inbox.deliveries import NOTIFY_CHANNEL as DELIVERIES_CHANNEL
 from mitra.inbox.process import EFFECTS_CHANNEL, process_pending
-from mitra.inbox.split import INBOUND_CHANNEL, split_pending
+from mitra.inbox.split import INBOUND_CHANNEL, split_isolating_failures
 from mitra.jobs.department_calls import (
     client_caller,
     client_from_settings,
@@ -175,7 +175,7 @@ class Worker:
         idle_timeout = timedelta(seconds=self.settings.session_idle_timeout)
 
         async def split(conn: psycopg.Connection[Any]) -> bool:
-            r = await asyncio.to_thread(split_pending, conn, self.cipher)
+            r = await asyncio.to_thread(split_isolating_failures, conn, self.cipher)
             self.counters.deliveries += r.deliveries
             return r.deliveries > 0
 
