@@ -11,6 +11,7 @@ which is never rotated without re-hashing: see docs/decisions/0003-personal-data
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -62,11 +63,6 @@ class FieldCipher:
         """A keyed hash to find a record by an encrypted value; `kind` separates domains."""
         return hmac.new(self._lookup_key, f"{kind}:{value}".encode(), hashlib.sha256).digest()
 
-    def needs_rotation(self, blob: bytes) -> bool:
-        return bytes(blob[1:5]) != self._encrypting_id
-
 
 def generate_key() -> str:
-    import base64
-
     return base64.urlsafe_b64encode(os.urandom(32)).decode()

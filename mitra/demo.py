@@ -53,14 +53,11 @@ def run_demo(host: str, port: int) -> None:
     except ConfigError as exc:
         console.print(f"[bold red]Configuration error:[/] {exc}")
         raise SystemExit(2) from None
-    with console.status("Starting the embedded PostgreSQL and migrating…"):
-        db = database(settings)
-        settings = db.__enter__()
-        migrate(settings)
-    try:
+    with contextlib.ExitStack() as stack:
+        with console.status("Starting the embedded PostgreSQL and migrating…"):
+            settings = stack.enter_context(database(settings))
+            migrate(settings)
         asyncio.run(_serve_all(settings, host, port))
-    finally:
-        db.__exit__(None, None, None)
 
 
 async def _serve_all(settings: Settings, host: str, port: int) -> None:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mitra.config import Settings, load_settings
+from mitra.config import Settings
 from mitra.crypto import generate_key
 from mitra.store.embedded import create_database, start_embedded_postgres
 
@@ -88,7 +88,3 @@ def _stop(handle: Any) -> None:
         handle.cleanup()
     except Exception:  # the server may already be gone; never mask the real exit reason
         log.debug("embedded PostgreSQL cleanup failed", exc_info=True)
-
-
-def settings_from_env() -> Settings:
-    return load_settings()

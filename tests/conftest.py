@@ -19,7 +19,7 @@ from psycopg.rows import dict_row
 
 from mitra.config import Settings, load_settings
 from mitra.crypto import FieldCipher, generate_key
-from mitra.store.embedded import create_database, replace_database, start_embedded_postgres
+from mitra.store.embedded import create_database, start_embedded_postgres
 
 TABLES = (
     "conversation_steps",
@@ -118,6 +118,3 @@ async def mitra_app(settings: Settings, db: Any) -> AsyncIterator[Any]:
     web = create_web(settings)
     async with web.app.router.lifespan_context(web.app):
         yield web.asgi
-
-
-__all__ = ["make_settings", "replace_database"]
