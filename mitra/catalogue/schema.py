@@ -90,11 +90,29 @@ class AskStep(Model):
 
 
 class ChooseStep(Model):
+    """Pick one option: fixed `options`, or one per element of a list in a result
+    (`options_from`, e.g. `mine.documents`), each made from `option_id` / `option_title` /
+    `option_description` templates over `{item.…}`. The answer is the option's id."""
+
     kind: Literal["choose"]
     id: str
     prompt: Text
     button: Text | None = None  # the list's menu button label (lists only)
-    options: list[Option] = Field(min_length=1)
+    options: list[Option] = Field(default_factory=list)
+    options_from: str | None = None
+    option_id: str | None = None
+    option_title: Text | None = None
+    option_description: Text | None = None
+    empty: Text | None = None  # said (and the service ends) when options_from is empty
+
+    @model_validator(mode="after")
+    def _options_given(self) -> ChooseStep:
+        dynamic = self.options_from is not None
+        if dynamic == bool(self.options):
+            raise ValueError("a choose step has `options` or `options_from`, not both")
+        if dynamic and (self.option_id is None or self.option_title is None):
+            raise ValueError("`options_from` needs `option_id` and `option_title`")
+        return self
 
 
 class LocationStep(Model):
@@ -121,7 +139,19 @@ class ConfirmStep(Model):
 
 
 # Operations Mitra answers from its own records about the citizen asking (not a department).
-PLATFORM_OPERATIONS = ("my_data", "verify_message", "my_requests", "my_documents")
+PLATFORM_OPERATIONS = (
+    "my_data",
+    "verify_message",
+    "my_requests",
+    "my_documents",
+    "submit_case",
+    "withdraw_case",
+    "answer_case",
+    "send_document",
+)
+# Calls made while the citizen's message is being processed and never stored: the identity
+# step-up's Aadhaar number and OTP must not reach the database (mitra.jobs.identity_calls).
+TRANSIENT_OPERATIONS = ("ekyc_start", "ekyc_verify")
 
 
 class LookupStep(Model):
@@ -143,6 +173,9 @@ class LookupStep(Model):
         "verify_message",
         "my_requests",
         "my_documents",
+        "withdraw_case",
+        "answer_case",
+        "send_document",
     ]
     args: dict[str, str] = Field(default_factory=dict)  # values may use {placeholders}
     save_as: str = "result"
@@ -184,6 +217,27 @@ class BranchStep(Model):
     default: str | None = None
 
 
+class IdentifyStep(Model):
+    """Identity step-up (Aadhaar OTP through the e-KYC port). Saves under `id` only the
+    provider's reference token, the last four digits and the name and year of birth on
+    record; the number and the OTP are never stored."""
+
+    kind: Literal["identify"]
+    id: str
+    reason: Text | None = None  # why this service needs it, said before asking
+
+
+class SubmitStep(Model):
+    """Make the application: Mitra numbers it, routes it to the office that covers `area`
+    (the result of a `locate` lookup: the applicant's address) and starts its SLA clock.
+    Saves {reference, status, expected_by, office} under `save_as`."""
+
+    kind: Literal["submit"]
+    id: str
+    area: str = "place"
+    save_as: str = "case"
+
+
 class HandoverStep(Model):
     kind: Literal["handover"]
     id: str
@@ -199,6 +253,8 @@ Step = Annotated[
     | LookupStep
     | ShowStep
     | BranchStep
+    | IdentifyStep
+    | SubmitStep
     | HandoverStep,
     Field(discriminator="kind"),
 ]
@@ -226,6 +282,23 @@ class Example(Model):
     turns: list[Turn] = Field(min_length=1)
 
 
+class DocumentFact(Model):
+    """One row of an issued document: a label and a value template over the case's answers
+    (`{answers.x}`, `{choices.x}` for the chosen option's title, `{applicant.name}`)."""
+
+    label: Text
+    value: Text
+
+
+class DocumentSpec(Model):
+    """What a certificate or approval letter says when an officer approves the case."""
+
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: Text
+    valid_months: int | None = Field(default=None, ge=1)  # None: valid for life
+    facts: list[DocumentFact] = Field(min_length=1)
+
+
 class Service(Model):
     code: str = Field(pattern=CODE_PATTERN)
     version: int = Field(ge=1)
@@ -236,6 +309,8 @@ class Service(Model):
     keywords: Words = Field(default_factory=Words)
     synonyms: Words = Field(default_factory=Words)
     enabled: bool = True
+    sla_days: int | None = Field(default=None, ge=1)  # applications: days to a decision
+    document: DocumentSpec | None = None  # what approval issues
     steps: list[Step] = Field(min_length=1)
     examples: list[Example] = Field(min_length=1)
 

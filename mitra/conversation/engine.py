@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from mitra.catalogue.loader import Catalogue, default_catalogue
 from mitra.catalogue.schema import (
     AskStep,
@@ -28,17 +30,20 @@ from mitra.catalogue.schema import (
     ChooseStep,
     ConfirmStep,
     HandoverStep,
+    IdentifyStep,
     LocationStep,
     LookupStep,
     MediaStep,
     Option,
     Service,
     ShowStep,
+    SubmitStep,
 )
+from mitra.catalogue.schema import Text as SchemaText
 from mitra.catalogue.search import ServiceIndex, code_in
 from mitra.conversation import render
 from mitra.conversation.locale import LANGUAGE_NAMES, LANGUAGES, t
-from mitra.conversation.validators import Invalid, validate_answer
+from mitra.conversation.validators import Invalid, aadhaar_digits, validate_answer
 from mitra.whatsapp import limits, messages
 from mitra.whatsapp.events import Choice, InboundMessage, Location, Media, Reaction, Text
 from mitra.whatsapp.messages import OutboundMessage
@@ -194,6 +199,12 @@ class Turn:
     replies: list[OutboundMessage]
     effects: list[Effect] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
+    # Calls to make now, while this event is processed, and never store (identity step-up);
+    # their results are handed back to the engine at once.
+    transient: list[Effect] = field(default_factory=list)
+    # The citizen's message held something that must not be kept (an Aadhaar number, an OTP):
+    # the processor replaces its stored copy.
+    redact_input: bool = False
 
 
 Event = InboundMessage | EffectResult
@@ -209,6 +220,8 @@ class _Out:
     replies: list[OutboundMessage] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
+    transient: list[Effect] = field(default_factory=list)
+    redact_input: bool = False
 
 
 def handle(
@@ -225,7 +238,7 @@ def handle(
     new = _handle(session, event, now, cat, idle_timeout, out)
     if isinstance(event, InboundMessage):
         new = replace(new, last_at=now.isoformat())
-    return Turn(new, out.replies, out.effects, out.transitions)
+    return Turn(new, out.replies, out.effects, out.transitions, out.transient, out.redact_input)
 
 
 def _handle(
@@ -310,7 +323,7 @@ def _expects_text(s: Session, cat: Catalogue) -> bool:
     if s.flow is None or s.state != "flow" or s.flow.waiting:
         return False
     service = cat.service(s.flow.code, s.flow.version)
-    return service is not None and isinstance(service.step(s.flow.step), AskStep)
+    return service is not None and isinstance(service.step(s.flow.step), (AskStep, IdentifyStep))
 
 
 # ---- menus and search -------------------------------------------------------------------
@@ -459,8 +472,11 @@ def _choice(
         _, dept, page = chosen.split(":", 2)
         return _department_menu(s, dept, int(page) if page.isdigit() else 0, cat, out)
     if chosen.startswith("svc:"):
+        # `svc:CODE` starts a service; `svc:CODE:REF` starts it about reference REF (a button
+        # in a status push: "answer the officer's question about REV-2026-500001-K").
         _abandon(s, out)
-        return _start(s, chosen[4:], now, cat, out)
+        code, _, reference = chosen[4:].partition(":")
+        return _start(s, code, now, cat, out, seed={"reference": reference} if reference else None)
     if chosen.startswith("opt:") and s.flow is not None:
         return _answer(replace(s, state="flow"), body, now, cat, out)
     # A tap on an old message: show where they are now.
@@ -472,7 +488,14 @@ def _choice(
 # ---- running a service ------------------------------------------------------------------
 
 
-def _start(s: Session, code: str, now: datetime | None, cat: Catalogue, out: _Out) -> Session:
+def _start(
+    s: Session,
+    code: str,
+    now: datetime | None,
+    cat: Catalogue,
+    out: _Out,
+    seed: dict[str, Any] | None = None,
+) -> Session:
     lang = s.language or "te"
     service = cat.service(code)
     if service is None:
@@ -480,7 +503,9 @@ def _start(s: Session, code: str, now: datetime | None, cat: Catalogue, out: _Ou
     if not service.enabled:
         out.replies.append(messages.text(t(lang, "service_disabled", service=service.title(lang))))
         return s
-    flow = Flow(service.code, service.version, service.steps[0].id)
+    answers = dict(seed or {})
+    first = next((st.id for st in service.steps if st.id not in answers), service.steps[0].id)
+    flow = Flow(service.code, service.version, first, answers=answers)
     return _run(replace(s, state="flow", flow=flow), service, now, cat, out)
 
 
@@ -509,6 +534,16 @@ def _run(s: Session, service: Service, now: datetime | None, cat: Catalogue, out
     for _ in range(len(service.steps) + 5):  # bounded: branches cannot loop forever
         step = service.step(flow.step)
         out.transitions.append(Transition(service.code, service.version, step.id, "entered"))
+        if isinstance(step, ChooseStep) and step.options_from is not None:
+            if not _options(step, flow, lang):
+                text = fill(step.empty(lang), flow, lang) if step.empty else t(lang, "not_found")
+                out.replies.append(_final(text, lang))
+                out.transitions.append(Transition(service.code, service.version, step.id, "shown"))
+                return replace(s, flow=None, state="menu")
+        if isinstance(step, IdentifyStep):
+            out.replies.append(_identify_prompt(step, flow, lang))
+            flow = replace(flow, results={**flow.results, KYC: {"phase": "aadhaar"}})
+            return replace(s, flow=flow, state="flow")
         if isinstance(step, (AskStep, ChooseStep, LocationStep, MediaStep, ConfirmStep)):
             out.replies.append(_prompt(step, flow, lang))
             return replace(s, flow=flow, state="flow")
@@ -518,6 +553,15 @@ def _run(s: Session, service: Service, now: datetime | None, cat: Catalogue, out
                 department=service.department,
                 operation=step.operation,
                 args={k: fill(v, flow, lang) for k, v in step.args.items()},
+            )
+            out.effects.append(effect)
+            return replace(s, flow=replace(flow, waiting=effect.id), state="flow")
+        if isinstance(step, SubmitStep):
+            effect = Effect(
+                id=uuid.uuid4().hex,
+                department=service.department,
+                operation="submit_case",
+                args=_submission(service, step, flow, lang),
             )
             out.effects.append(effect)
             return replace(s, flow=replace(flow, waiting=effect.id), state="flow")
@@ -565,7 +609,7 @@ def _final(text: str, lang: str) -> OutboundMessage:
 def _prompt(step: Any, flow: Flow, lang: str) -> OutboundMessage:
     prompt = fill(step.prompt(lang), flow, lang)
     if isinstance(step, ChooseStep):
-        return _options_message(prompt, step, lang)
+        return _options_message(prompt, step, _options(step, flow, lang), lang)
     if isinstance(step, ConfirmStep):
         return messages.reply_buttons(
             prompt,
@@ -580,12 +624,54 @@ def _prompt(step: Any, flow: Flow, lang: str) -> OutboundMessage:
 
 
 MORE_OPTIONS = "__more__"
+MAX_DYNAMIC_OPTIONS = 30
 
 
-def _options_message(prompt: str, step: ChooseStep, lang: str, page: int = 0) -> OutboundMessage:
+def _options(step: ChooseStep, flow: Flow, lang: str) -> list[Option]:
+    """The step's options: fixed, or made from each element of a list in a result."""
+    if step.options_from is None:
+        return list(step.options)
+    assert step.option_id is not None and step.option_title is not None
+    elements = lookup_path(_context(flow), step.options_from)
+    if not isinstance(elements, list):
+        return []
+    made: list[Option] = []
+    for element in elements[:MAX_DYNAMIC_OPTIONS]:
+        option_id = fill(step.option_id, flow, lang, item=element)[:100]
+        title = _fit(fill(step.option_title(lang), flow, lang, item=element), limits.ROW_TITLE)
+        description = (
+            _fit(
+                fill(step.option_description(lang), flow, lang, item=element),
+                limits.ROW_DESCRIPTION,
+            )
+            if step.option_description
+            else ""
+        )
+        if option_id:
+            made.append(
+                Option(
+                    id=option_id,
+                    title=SchemaText(en=title, te=title),
+                    description=SchemaText(en=description, te=description) if description else None,
+                )
+            )
+    return made
+
+
+def _fit(text: str, limit: int) -> str:
+    """Data-made titles (a document's name, a bus's route) shortened at a word, visibly."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut + "…"
+
+
+def _options_message(
+    prompt: str, step: ChooseStep, opts: list[Option], lang: str, page: int = 0
+) -> OutboundMessage:
     """Up to three short options as buttons; otherwise a list, paged nine at a time with a
     "More…" row (never cut off)."""
-    opts = step.options
     if len(opts) <= limits.REPLY_BUTTONS_MAX and all(
         len(o.title(lang)) <= limits.BUTTON_TITLE for o in opts
     ):
@@ -632,6 +718,8 @@ def _answer(s: Session, body: Any, now: datetime, cat: Catalogue, out: _Out) -> 
         out.replies.append(messages.text(t(lang, "still_checking")))
         return s
     step = service.step(flow.step)
+    if isinstance(step, IdentifyStep):
+        return _identify_answer(s, service, step, body, now, cat, out)
     value: Any = None
     problem: str | None = None
     if isinstance(step, AskStep):
@@ -648,10 +736,16 @@ def _answer(s: Session, body: Any, now: datetime, cat: Catalogue, out: _Out) -> 
             page = body.id[len(more) :]
             prompt = fill(step.prompt(lang), flow, lang)
             out.replies.append(
-                _options_message(prompt, step, lang, int(page) if page.isdigit() else 0)
+                _options_message(
+                    prompt,
+                    step,
+                    _options(step, flow, lang),
+                    lang,
+                    int(page) if page.isdigit() else 0,
+                )
             )
             return s
-        option = _option_for(step, body, lang)
+        option = _option_for(step, _options(step, flow, lang), body, lang)
         if option is not None:
             value = option.id
         else:
@@ -713,17 +807,17 @@ def _answer(s: Session, body: Any, now: datetime, cat: Catalogue, out: _Out) -> 
     return _run(replace(s, flow=flow), service, now, cat, out)
 
 
-def _option_for(step: ChooseStep, body: Any, lang: str) -> Option | None:
+def _option_for(step: ChooseStep, options: list[Option], body: Any, lang: str) -> Option | None:
     if isinstance(body, Choice):
         prefix = f"opt:{step.id}:"
         if body.id.startswith(prefix):
-            return next((o for o in step.options if o.id == body.id[len(prefix) :]), None)
+            return next((o for o in options if o.id == body.id[len(prefix) :]), None)
         return None
     if isinstance(body, Text):
         typed = body.text.strip().casefold()
-        if typed.isdigit() and 1 <= int(typed) <= len(step.options):
-            return step.options[int(typed) - 1]
-        for o in step.options:
+        if typed.isdigit() and 1 <= int(typed) <= len(options):
+            return options[int(typed) - 1]
+        for o in options:
             if typed in (o.title.en.casefold(), o.title.te.casefold(), o.id.casefold()):
                 return o
     return None
@@ -755,8 +849,10 @@ def _effect_result(
         return replace(s, flow=None)
     lang = s.language or "te"
     step = service.step(flow.step)
-    assert isinstance(step, LookupStep)
     flow = replace(flow, waiting=None)
+    if isinstance(step, IdentifyStep):
+        return _identify_result(replace(s, flow=flow), service, step, result, now, cat, out)
+    assert isinstance(step, (LookupStep, SubmitStep))
     if result.ok:
         out.transitions.append(
             Transition(
@@ -771,6 +867,10 @@ def _effect_result(
         return _run(replace(s, flow=flow, state="flow"), service, now, cat, out)
     if result.error in ("not_found", "invalid"):
         out.transitions.append(Transition(service.code, service.version, step.id, "not_found"))
+        if isinstance(step, SubmitStep):
+            # Mitra refused the application itself (a bug or a catalogue error): say so plainly.
+            out.replies.append(_final(t(lang, "something_wrong"), lang))
+            return replace(s, flow=None, state="menu")
         text = fill(step.not_found(lang), flow, lang) if step.not_found else t(lang, "not_found")
         out.replies.append(messages.text(text))
         if step.retry_step:
@@ -803,18 +903,164 @@ def _notify_later(s: Session, now: datetime, cat: Catalogue, out: _Out) -> Sessi
     if service is None:
         return _main_menu(s, out, cat)
     step = service.step(s.flow.step)
-    if not isinstance(step, LookupStep):
+    if not isinstance(step, (LookupStep, SubmitStep)):
         return _prompt_current(s, now, cat, out)
     effect = Effect(
         id=uuid.uuid4().hex,
         department=service.department,
-        operation=step.operation,
-        args={k: fill(v, s.flow, lang) for k, v in step.args.items()},
+        operation=step.operation if isinstance(step, LookupStep) else "submit_case",
+        args=(
+            {k: fill(v, s.flow, lang) for k, v in step.args.items()}
+            if isinstance(step, LookupStep)
+            else _submission(service, step, s.flow, lang)
+        ),
         not_before_seconds=NOTIFY_RETRY_SECONDS,
     )
     out.effects.append(effect)
     out.replies.append(messages.text(t(lang, "will_notify")))
     return replace(s, flow=replace(s.flow, waiting=effect.id), state="flow")
+
+
+# ---- identity step-up -------------------------------------------------------------------
+
+KYC = "_kyc"  # results key of the step-up in progress: phase, the provider's txn, masked mobile
+OTP = re.compile(r"^\d{6}$")
+
+
+def _identify_prompt(step: IdentifyStep, flow: Flow, lang: str) -> OutboundMessage:
+    reason = fill(step.reason(lang), flow, lang) + "\n\n" if step.reason else ""
+    return messages.text(reason + t(lang, "kyc_ask_aadhaar"))
+
+
+def _identify_answer(
+    s: Session,
+    service: Service,
+    step: IdentifyStep,
+    body: Any,
+    now: datetime,
+    cat: Catalogue,
+    out: _Out,
+) -> Session:
+    """An Aadhaar number or an OTP arrived. Either way the message is not kept."""
+    assert s.flow is not None
+    flow = s.flow
+    lang = s.language or "te"
+    out.redact_input = True
+    state = flow.results.get(KYC) or {"phase": "aadhaar"}
+    typed = body.text if isinstance(body, Text) else ""
+    call: Effect | None = None
+    problem: str | None = None
+    if state["phase"] == "otp":
+        code = "".join(typed.split())
+        if OTP.match(code):
+            call = Effect(
+                uuid.uuid4().hex, "GEN", "ekyc_verify", {"txn_id": state["txn"], "otp": code}
+            )
+        else:
+            problem = t(lang, "kyc_otp_invalid")
+    else:
+        digits = aadhaar_digits(typed)
+        if digits is not None:
+            call = Effect(uuid.uuid4().hex, "GEN", "ekyc_start", {"aadhaar": digits})
+        else:
+            problem = t(lang, "kyc_aadhaar_invalid")
+    if call is None:
+        out.transitions.append(Transition(service.code, service.version, step.id, "invalid"))
+        out.replies.append(messages.text(problem or t(lang, "not_understood")))
+        return replace(s, flow=replace(flow, misses=flow.misses + 1))
+    out.transient.append(call)
+    return replace(s, flow=replace(flow, waiting=call.id))
+
+
+def _identify_result(
+    s: Session,
+    service: Service,
+    step: IdentifyStep,
+    result: EffectResult,
+    now: datetime,
+    cat: Catalogue,
+    out: _Out,
+) -> Session:
+    assert s.flow is not None
+    flow = s.flow
+    lang = s.language or "te"
+    state = flow.results.get(KYC) or {"phase": "aadhaar"}
+    data = result.data or {}
+    if result.ok and state["phase"] == "aadhaar":
+        state = {"phase": "otp", "txn": data.get("txn_id"), "mobile": data.get("masked_mobile")}
+        out.replies.append(messages.text(t(lang, "kyc_otp_sent", mobile=state["mobile"] or "")))
+        return replace(s, flow=replace(flow, results={**flow.results, KYC: state}, misses=0))
+    if result.ok:
+        identity = {
+            "token": data.get("token"),
+            "last4": data.get("last4"),
+            "name": data.get("name"),
+            "year_of_birth": data.get("year_of_birth"),
+            "gender": data.get("gender"),
+        }
+        out.transitions.append(
+            Transition(
+                service.code, service.version, step.id, "answered", _seconds_in_step(flow, now)
+            )
+        )
+        out.replies.append(messages.text(t(lang, "kyc_done", last4=identity["last4"] or "")))
+        results = {k: v for k, v in flow.results.items() if k != KYC}
+        flow = replace(
+            flow,
+            answers={**flow.answers, step.id: identity},
+            results=results,
+            trail=(*flow.trail, step.id),
+        )
+        following = _next_step_id(service, step.id)
+        if following is None:
+            return replace(s, flow=None, state="menu")
+        return _run(replace(s, flow=replace(flow, step=following)), service, now, cat, out)
+    error = result.error or "unavailable"
+    if error == "wrong_otp":
+        left = data.get("attempts_left")
+        out.replies.append(
+            messages.text(t(lang, "kyc_wrong_otp", left=left if left is not None else ""))
+        )
+        return s
+    if error in ("expired", "too_many_attempts") and state["phase"] == "otp":
+        out.replies.append(messages.text(t(lang, "kyc_start_again")))
+        out.replies.append(messages.text(t(lang, "kyc_ask_aadhaar")))
+        return replace(s, flow=replace(flow, results={**flow.results, KYC: {"phase": "aadhaar"}}))
+    if error == "too_many_attempts":
+        out.replies.append(_final(t(lang, "kyc_locked"), lang))
+        out.transitions.append(Transition(service.code, service.version, step.id, "abandoned"))
+        return replace(s, flow=None, state="menu")
+    if error in ("not_found", "invalid", "invalid_aadhaar"):
+        out.replies.append(messages.text(t(lang, "kyc_not_found")))
+        return s
+    out.transitions.append(Transition(service.code, service.version, step.id, "unavailable"))
+    out.replies.append(_final(t(lang, "kyc_unavailable"), lang))
+    return replace(s, flow=replace(flow, results={**flow.results, KYC: {"phase": "aadhaar"}}))
+
+
+# ---- applications -----------------------------------------------------------------------
+
+
+def _submission(service: Service, step: SubmitStep, flow: Flow, lang: str) -> dict[str, str]:
+    """What a submit_case effect carries: the service and version, every answer (with the
+    titles of chosen options, for the officer and the certificate) and where the applicant
+    lives. Values are JSON text: effect arguments are strings."""
+    choices: dict[str, Any] = {}
+    for st in service.steps:
+        if isinstance(st, ChooseStep) and st.id in flow.answers:
+            option = next(
+                (o for o in _options(st, flow, lang) if o.id == flow.answers[st.id]), None
+            )
+            if option is not None:
+                choices[st.id] = {"en": option.title.en, "te": option.title.te}
+    return {
+        "service": service.code,
+        "version": str(service.version),
+        "language": lang,
+        "answers": orjson.dumps(flow.answers).decode(),
+        "choices": orjson.dumps(choices).decode(),
+        "area": orjson.dumps(flow.results.get(step.area) or {}).decode(),
+    }
 
 
 # ---- placeholders -----------------------------------------------------------------------

@@ -110,10 +110,18 @@ def _vehicle(text: str, rule: Validation) -> str:
     return plate
 
 
-def _aadhaar(text: str, rule: Validation) -> str:
-    """Checked in full, kept masked: a full Aadhaar number is never stored (invariant 7)."""
+def aadhaar_digits(text: str) -> str | None:
+    """The 12 digits of a well-formed Aadhaar number (Verhoeff check digit), else None."""
     digits = _digits(text)
     if not re.fullmatch(r"[2-9]\d{11}", digits) or not verhoeff_valid(digits):
+        return None
+    return digits
+
+
+def _aadhaar(text: str, rule: Validation) -> str:
+    """Checked in full, kept masked: a full Aadhaar number is never stored (invariant 7)."""
+    digits = aadhaar_digits(text)
+    if digits is None:
         raise Invalid("not a valid Aadhaar number")
     return "XXXX-XXXX-" + digits[-4:]
 

@@ -322,7 +322,7 @@ def split_pending(
         if statuses:
             _apply_statuses(conn, statuses, result)
         conn.execute(
-            "UPDATE webhook_deliveries SET split_at = now() WHERE id = ANY(%s)",
+            "UPDATE webhook_deliveries SET split_at = now(), body_enc = NULL WHERE id = ANY(%s)",
             ([d["id"] for d in deliveries],),
         )
         for delivery_id, reason in malformed:

@@ -46,7 +46,7 @@ webhook_deliveries = Table(
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=now),
-    Column("body_enc", LargeBinary, nullable=False),
+    Column("body_enc", LargeBinary, nullable=True),
     Column("split_at", DateTime(timezone=True)),
     Column("split_error", Text),
     Index("ix_webhook_deliveries_unsplit", "id", postgresql_where=text("split_at IS NULL")),
@@ -204,4 +204,130 @@ conversation_steps = Table(
     Column("seconds", Float),
     Column("at", DateTime(timezone=True), nullable=False, server_default=now),
     Index("ix_conversation_steps_service", "service", "at"),
+)
+
+# ---- cases (applications), documents, API keys: docs/decisions/0006-cases.md ------------
+
+# One sequence per reference prefix and year; Mitra numbers from SERIAL_START upwards so it
+# never collides with numbers a department system issued before it (mitra.cases.references).
+case_serials = Table(
+    "case_serials",
+    metadata,
+    Column("prefix", Text, nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("last", Integer, nullable=False),
+    PrimaryKeyConstraint("prefix", "year"),
+)
+
+# An application a citizen made in the chat. Answers and names are personal data: encrypted.
+# Area codes and offices are not personal: they scope officers' queries and drive escalation.
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("reference", Text, nullable=False, unique=True),
+    Column("department", Text, nullable=False),
+    Column("service", Text, nullable=False),
+    Column("service_version", Integer, nullable=False),
+    Column("pattern", Text, nullable=False),  # certificate | application
+    Column("citizen_id", BigInteger, ForeignKey("citizens.id"), nullable=False),
+    Column("effect_id", Text, unique=True),  # the chat's submit: a retry finds this case
+    Column("answers_enc", LargeBinary, nullable=False),
+    Column("applicant_enc", LargeBinary, nullable=False),  # name, identity token, last 4
+    Column("district_code", Text),
+    Column("mandal_code", Text),
+    Column("locality_code", Text),
+    Column("offices", JSONB, nullable=False),  # the escalation ladder, local first
+    Column("level", SmallInteger, nullable=False, server_default=text("0")),
+    Column("office_id", Text, nullable=False),  # offices[level].id, for queries
+    Column("status", Text, nullable=False, server_default=text("'submitted'")),
+    Column("question", Text),  # what the officer asked for when returning it
+    Column("reason", Text),  # why it was rejected
+    Column("sla_days", Integer, nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("reminded_at", DateTime(timezone=True)),
+    Column("escalated_at", DateTime(timezone=True)),
+    Column("document_id", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Index("ix_cases_office_status", "office_id", "status"),
+    Index("ix_cases_citizen", "citizen_id", "created_at"),
+    Index(
+        "ix_cases_open_due",
+        "due_at",
+        postgresql_where=text("status IN ('submitted', 'in_review', 'returned')"),
+    ),
+)
+
+# Every change of a case: who (actor), what, when. Notes are officers' words, not personal
+# data by design (the console says so); citizens' answers to a return go to answers_enc.
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("action", Text, nullable=False),
+    Column("from_status", Text),
+    Column("to_status", Text),
+    Column("actor", Text, nullable=False),  # citizen | officer:<name> | api:<key> | system:sla
+    Column("office_id", Text),
+    Column("note", Text),
+    Index("ix_case_events_case", "case_id", "id"),
+)
+
+# Issued documents. The PDF is kept byte for byte (its signature covers the bytes).
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Text, primary_key=True),  # unguessable: it is in the QR code
+    Column("case_id", BigInteger, ForeignKey("cases.id")),
+    Column("citizen_id", BigInteger, ForeignKey("citizens.id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("reference", Text, nullable=False),
+    Column("title", JSONB, nullable=False),  # {en, te}
+    Column("facts_enc", LargeBinary, nullable=False),  # canonical facts (they name the holder)
+    Column("pdf_enc", LargeBinary, nullable=False),
+    Column("pdf_sha256", Text, nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("valid_until", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_reason", Text),
+    Column("media_id", Text),  # the WhatsApp upload, re-used while it lives
+    Column("media_uploaded_at", DateTime(timezone=True)),
+    Index("ix_documents_citizen", "citizen_id", "issued_at"),
+)
+
+# A document to put in a citizen's chat: upload (outside any transaction), then enqueue.
+document_deliveries = Table(
+    "document_deliveries",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("document_id", Text, ForeignKey("documents.id"), nullable=False),
+    Column("citizen_id", BigInteger, ForeignKey("citizens.id"), nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'queued'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("not_before", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Index(
+        "ix_document_deliveries_queued", "not_before", postgresql_where=text("status = 'queued'")
+    ),
+)
+
+# API keys for department systems and tools: only a hash is kept; scopes limit what a key does.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("prefix", Text, nullable=False, unique=True),  # shown in lists: "mk_3f9a…"
+    Column("key_hash", LargeBinary, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("department", Text),  # None: every department (administrators)
+    Column("scopes", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
 )

@@ -25,6 +25,7 @@ from mitra.departments.sandbox.datafiles import load
 from mitra.departments.sandbox.faults import Fault, FaultMode, Faults
 from mitra.departments.sandbox.geography import location, named
 from mitra.departments.sandbox.info import TOPICS, InfoError
+from mitra.departments.sandbox.places import covering_offices
 from mitra.departments.sandbox.timeline import IST
 from mitra.departments.sandbox.world import World, world
 from mitra.departments.sandbox.writes import HOLD_TTL, Desk, WriteError
@@ -462,6 +463,9 @@ def create_sandbox_app(
             ("ward" if locality.urban else "village"): named(locality.code, locality.name),
             "urban": locality.urban,
             "distance_m": round(distance),
+            "offices": covering_offices(
+                locality, sandbox.nearest_office_ref("bus_station", locality.lat, locality.lon)
+            ),
         }
         return JSONResponse(answer)
 

@@ -342,3 +342,43 @@ def _add_temples(
                 email=f"eo-{temple['id']}@sandbox.invalid",
             )
         )
+
+
+def rtc_region_ref(district: District) -> Record:
+    return office(
+        "rtc_region",
+        f"RM-{district.code}",
+        text(
+            f"APSRTC Regional Manager, {district.hq_name['en']}",
+            f"ఏపీఎస్‌ఆర్టీసీ రీజనల్ మేనేజర్, {district.hq_name['te']}",
+        ),
+    )
+
+
+def covering_offices(locality: Locality, depot: Record | None = None) -> dict[str, list[Record]]:
+    """For each department, the offices whose jurisdiction covers `locality`, nearest first:
+    the ladder an application climbs when it is escalated (local → mandal → district → state)."""
+
+    def rung(level: str, ref: Record | None) -> list[Record]:
+        return [] if ref is None else [{**ref, "level": level}]
+
+    local = secretariat_ref(locality)
+    mandal, district = locality.mandal, locality.district
+    collectorate = collectorate_ref(district)
+    return {
+        "REV": [
+            *rung("local", local),
+            *rung("mandal", tahsildar_ref(mandal)),
+            *rung("district", collectorate),
+        ],
+        "MUN": [
+            *rung("local", local),
+            *rung("district", municipal_ref(district) or collectorate),
+        ],
+        "ENG": [*rung("mandal", discom_ref(mandal)), *rung("district", collectorate)],
+        "RTC": [*rung("local", depot), *rung("district", rtc_region_ref(district))],
+        "ANC": [*rung("local", local), *rung("district", municipal_ref(district) or collectorate)],
+        "CMR": rung("state", cmrf_cell_ref()),
+        "END": [*rung("district", collectorate)],
+        "GEN": [*rung("local", local), *rung("district", collectorate)],
+    }

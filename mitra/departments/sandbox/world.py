@@ -85,6 +85,13 @@ class World:
         )
         return ranked[:limit]
 
+    def nearest_office_ref(self, type_: str, lat: float, lon: float) -> Record | None:
+        """The nearest place of `type_` as an office reference (type, id, name)."""
+        if not self.places.get(type_):
+            return None
+        place, _ = self.nearest(type_, lat, lon, 1)[0]
+        return {"type": type_, "id": place["id"], "name": place["name"]}
+
     def counts(self) -> dict[str, int]:
         """How many records of each kind, for `mitra sandbox samples` and the docs."""
         counts = {
