@@ -5,7 +5,10 @@ error bodies, the same codes — and plays Meta's side of the webhook: every acc
 produces `sent`, `delivered` and `read` statuses, batched into signed POSTs to the webhook.
 It holds Meta's limits too: the number's throughput (a token bucket, error 130429 beyond it)
 and the message limits of `messages.validate` (error 131009 or 100), so a message the fake
-accepts is one Meta would accept.
+accepts is one Meta would accept. Templates are checked against the approved ones (by default
+the registry in `mitra.whatsapp.templates`): an unknown name or language is error 132001, a
+wrong number of body parameters 132000, a parameter with a new-line, a tab or a run of
+spaces 132018.
 
 Control endpoints under `/_fake/` (no token needed) let a test or a demo play a citizen
 (`POST /_fake/simulate`), read what was sent (`GET /_fake/messages`), make the next sends fail
@@ -29,7 +32,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.applications import Starlette
@@ -39,6 +42,9 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from mitra.whatsapp import envelopes, limits
 from mitra.whatsapp.signature import HEADER, sign
+
+if TYPE_CHECKING:
+    from mitra.whatsapp.templates import TemplateRegistry
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +68,16 @@ _ERROR_TEXT: dict[int, str] = {
     131050: "(#131050) User has stopped marketing messages",
     131053: "(#131053) Media upload error",
     131056: "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+    132000: "(#132000) Number of parameters does not match the expected number of params",
     132001: "(#132001) Template name does not exist in the translation",
+    132018: "(#132018) There was an issue with the parameters in your template.",
 }
+
+
+def _approved_templates() -> TemplateRegistry:
+    from mitra.whatsapp.templates import load_registry
+
+    return load_registry()
 
 
 @dataclass
@@ -77,7 +91,9 @@ class FakeGraphConfig:
     report_read: bool = True  # whether citizens "read" what they receive
     display_phone_number: str = envelopes.DEFAULT_DISPLAY_NUMBER
     waba_id: str = envelopes.DEFAULT_WABA_ID
-    templates: set[str] | None = None  # approved template names; None accepts any
+    # The approved templates: the registry (name, languages, parameter count are checked), or
+    # just a set of names, or None to accept any.
+    templates: TemplateRegistry | set[str] | None = field(default_factory=_approved_templates)
     media_url_ttl: float = 300.0  # media download URLs expire like Meta's (5 minutes)
     webhook_attempts: int = 4  # a failed webhook POST is retried, then dropped and counted
     webhook_retry_delay: float = 0.2  # doubling between attempts
@@ -579,10 +595,39 @@ class FakeGraph:
             code = 131009 if payload.get("type") == "interactive" else 100
             raise GraphRejection(code, details=str(exc)) from exc
         if payload.get("type") == "template" and self.config.templates is not None:
-            template = payload.get("template")
-            name = template.get("name") if isinstance(template, dict) else None
-            if name not in self.config.templates:
+            self._check_template(payload["template"])
+
+    def _check_template(self, template: dict[str, Any]) -> None:
+        """Refuse a template Meta never approved, as Meta does (`validate` checked its shape)."""
+        from mitra.whatsapp.templates import parameter_problem
+
+        name, language = template["name"], template["language"]["code"]
+        approved = self.config.templates
+        if isinstance(approved, set | frozenset):
+            if name not in approved:
                 raise GraphRejection(132001, details=f"template name ({name}) does not exist")
+            return
+        registered = approved.get(name) if approved is not None else None
+        if registered is None or language not in registered.bodies:
+            raise GraphRejection(
+                132001, details=f"template name ({name}) does not exist in {language}"
+            )
+        values = [
+            parameter.get("text")
+            for component in template.get("components", [])
+            if component.get("type") == "body"
+            for parameter in component.get("parameters", [])
+        ]
+        if len(values) != len(registered.parameters):
+            raise GraphRejection(
+                132000,
+                details=f"body: number of localizable_params ({len(values)}) does not match "
+                f"the expected number of params ({len(registered.parameters)})",
+            )
+        for number, value in enumerate(values, start=1):
+            problem = parameter_problem(value)
+            if problem is not None:
+                raise GraphRejection(132018, details=f"body parameter {{{{{number}}}}} {problem}")
 
     async def _post_media(self, request: Request) -> Response:
         try:
