@@ -66,6 +66,19 @@ class Settings(BaseSettings):
     departments: str = ""
     department_call_timeout: int = Field(default=60, ge=5)
 
+    # Documents: the Ed25519 key that signs certificates (base64 of its 32 raw bytes; `mitra
+    # keys` makes one) and earlier keys' public halves still published for verification.
+    document_signing_key: str | None = None
+    document_previous_keys: str = ""
+    # Identity step-up (Aadhaar OTP). With MITRA_DEPARTMENTS=sandbox the sandbox provider under
+    # /sandbox/ekyc is used when no URL is set.
+    ekyc_url: str | None = None
+    ekyc_token: str | None = None
+    # The SLA clock: how often the worker looks for cases coming due (seconds), and how long
+    # before the due date the office is reminded (days).
+    sla_interval: int = Field(default=60, ge=1)
+    sla_remind_days: int = Field(default=2, ge=0)
+
     @field_validator("database_url")
     @classmethod
     def _postgres_only(cls, value: str | None) -> str | None:

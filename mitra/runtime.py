@@ -48,6 +48,12 @@ def demo_defaults(data_dir: Path, public_url: str) -> dict[str, str]:
         }
         path.write_text(json.dumps(stored, indent=2))
         path.chmod(0o600)
+    if "MITRA_DOCUMENT_SIGNING_KEY" not in stored:  # a data directory from before documents
+        from mitra.documents.signing import generate_private_key_b64
+
+        stored["MITRA_DOCUMENT_SIGNING_KEY"] = generate_private_key_b64()
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
     return {
         **stored,
         "MITRA_DATA_DIR": str(data_dir),

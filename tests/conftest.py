@@ -19,9 +19,16 @@ from psycopg.rows import dict_row
 
 from mitra.config import Settings, load_settings
 from mitra.crypto import FieldCipher, generate_key
+from mitra.documents.signing import generate_private_key_b64
 from mitra.store.embedded import create_database, start_embedded_postgres
 
 TABLES = (
+    "api_keys",
+    "document_deliveries",
+    "documents",
+    "case_events",
+    "cases",
+    "case_serials",
     "conversation_steps",
     "effects",
     "message_statuses",
@@ -34,6 +41,7 @@ TABLES = (
 )
 
 PHONE_NUMBER_ID = "106540352242922"
+SIGNING_KEY = generate_private_key_b64()
 APP_SECRET = "test-app-secret"
 ACCESS_TOKEN = "test-access-token"
 VERIFY_TOKEN = "test-verify-token"
@@ -77,6 +85,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "graph_api_url": "http://fake-graph.test",
         "public_url": "http://mitra.test",
         "data_dir": tempfile.gettempdir(),
+        "document_signing_key": SIGNING_KEY,
     }
     values.update(overrides)
     return load_settings(**values)

@@ -310,6 +310,9 @@ class Service(Model):
     synonyms: Words = Field(default_factory=Words)
     enabled: bool = True
     sla_days: int | None = Field(default=None, ge=1)  # applications: days to a decision
+    # Applications: the reference prefix (a kind in the contract's x-mitra-routing, so status
+    # look-ups find it): REV-2026-500001-K.
+    case_prefix: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     document: DocumentSpec | None = None  # what approval issues
     steps: list[Step] = Field(min_length=1)
     examples: list[Example] = Field(min_length=1)

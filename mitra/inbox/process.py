@@ -42,6 +42,31 @@ class ProcessResult:
     replies: int = 0
 
 
+REDACTED = orjson.dumps({"redacted": True})
+MAX_TRANSIENT_CALLS = 3
+
+
+def _with_transient_calls(turn: Turn, run_engine: Engine, clock: datetime, ekyc: Any) -> Turn:
+    """Make the turn's transient calls now (never stored: mitra.jobs.identity_calls) and fold
+    the engine's answers to them into one turn."""
+    from mitra.jobs.identity_calls import run_transient
+
+    for _ in range(MAX_TRANSIENT_CALLS):
+        if not turn.transient:
+            return turn
+        result = run_transient(ekyc, turn.transient[0])
+        following = run_engine(turn.session, result, clock)
+        turn = Turn(
+            following.session,
+            [*turn.replies, *following.replies],
+            [*turn.effects, *following.effects],
+            [*turn.transitions, *following.transitions],
+            following.transient,
+            turn.redact_input or following.redact_input,
+        )
+    return turn
+
+
 def load_session(cipher: FieldCipher, blob: bytes | None) -> Session:
     if blob is None:
         return Session()
@@ -61,6 +86,7 @@ def process_pending(
     batch: int = 100,
     engine: Engine | None = None,
     idle_timeout: timedelta | None = None,
+    ekyc: Any = None,
 ) -> ProcessResult:
     """Process the pending events of up to `batch` citizens in one transaction. Commits."""
     result = ProcessResult()
@@ -98,6 +124,7 @@ def process_pending(
         effects: list[tuple[int, Effect]] = []
         transitions: list[Transition] = []
         updates: list[tuple[bytes, str | None, bool, int]] = []
+        redacted: list[int] = []
         for citizen in citizens:
             session = load_session(cipher, citizen["session_enc"])
             for e in by_citizen.get(citizen["id"], []):
@@ -119,6 +146,7 @@ def process_pending(
                     event = parsed
                 try:
                     turn = run_engine(session, event, clock)
+                    turn = _with_transient_calls(turn, run_engine, clock, ekyc)
                 except Exception:
                     # A bug must not block this citizen's queue nor reach them as a trace.
                     log.exception("engine failed on event %s", e["id"])
@@ -127,6 +155,8 @@ def process_pending(
                     replies.append((citizen["id"], apology, e["id"]))
                     continue
                 session = turn.session
+                if turn.redact_input:
+                    redacted.append(e["id"])
                 replies.extend((citizen["id"], r, e["id"]) for r in turn.replies)
                 effects.extend((citizen["id"], effect) for effect in turn.effects)
                 transitions.extend(turn.transitions)
@@ -166,6 +196,15 @@ def process_pending(
                 "UPDATE inbound_events SET processed_at = now(), outcome = %s WHERE id = %s",
                 [(outcome, event_id) for event_id, outcome in outcomes],
             )
+            if redacted:
+                # An Aadhaar number or OTP: the stored message is replaced, not kept.
+                cur.executemany(
+                    "UPDATE inbound_events SET payload_enc = %s WHERE id = %s",
+                    [
+                        (cipher.encrypt(REDACTED, context=b"inbound_event"), event_id)
+                        for event_id in redacted
+                    ],
+                )
             cur.executemany(
                 "UPDATE citizens SET session_enc = %s, language = %s,"
                 " consent_at = CASE WHEN %s THEN coalesce(consent_at, now()) ELSE NULL END,"

@@ -18,12 +18,13 @@ from typing import Any
 import orjson
 import psycopg
 
+from mitra.cases.desk import CaseDesk
 from mitra.config import Settings
 from mitra.conversation.engine import EffectResult
 from mitra.crypto import FieldCipher
 from mitra.inbox.process import EFFECT_KIND
 from mitra.inbox.split import INBOUND_CHANNEL
-from mitra.jobs.platform_calls import PlatformLookupError, answer, is_platform
+from mitra.jobs.platform_calls import NotMitras, PlatformLookupError, answer, is_platform
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,12 @@ def requeue_stuck_calls(conn: psycopg.Connection[Any], older_than: timedelta) ->
     return len(rows)
 
 
-async def run_round(conn: psycopg.Connection[Any], cipher: FieldCipher, caller: Caller) -> int:
+async def run_round(
+    conn: psycopg.Connection[Any],
+    cipher: FieldCipher,
+    caller: Caller,
+    desk: CaseDesk | None = None,
+) -> int:
     """Claim a batch of calls and make them concurrently, recording each answer as soon as it
     arrives: one slow department must not hold up the answers of the others."""
     calls = await asyncio.to_thread(claim_calls, conn, cipher)
@@ -130,11 +136,13 @@ async def run_round(conn: psycopg.Connection[Any], cipher: FieldCipher, caller: 
     lock = asyncio.Lock()  # one connection: record one answer at a time
 
     async def one(call: Call) -> None:
-        if is_platform(call.operation):
+        if is_platform(call.operation) or (call.operation == "application" and desk is not None):
             async with lock:
-                result = await asyncio.to_thread(_platform, conn, cipher, call)
-                await asyncio.to_thread(record_results, conn, cipher, [result])
-            return
+                result = await asyncio.to_thread(_platform, conn, cipher, call, desk)
+                if result is not None:
+                    await asyncio.to_thread(record_results, conn, cipher, [result])
+                    return
+            # An application Mitra holds no case for: the department's.
         [result] = await make_calls([call], caller)
         async with lock:
             await asyncio.to_thread(record_results, conn, cipher, [result])
@@ -144,11 +152,23 @@ async def run_round(conn: psycopg.Connection[Any], cipher: FieldCipher, caller: 
 
 
 def _platform(
-    conn: psycopg.Connection[Any], cipher: FieldCipher, call: Call
-) -> tuple[Call, EffectResult]:
+    conn: psycopg.Connection[Any], cipher: FieldCipher, call: Call, desk: CaseDesk | None
+) -> tuple[Call, EffectResult] | None:
+    """Answer from Mitra's own records; None for an application reference that is not a
+    Mitra case (its department answers)."""
     try:
         with conn.transaction():
-            data = answer(conn, cipher, call.citizen_id, call.operation, call.args)
+            data = answer(
+                conn,
+                cipher,
+                call.citizen_id,
+                call.operation,
+                call.args,
+                effect_id=call.id,
+                desk=desk,
+            )
+    except NotMitras:
+        return None
     except PlatformLookupError as exc:
         return call, EffectResult(call.id, ok=False, error=exc.kind)
     return call, EffectResult(call.id, ok=True, data=data)

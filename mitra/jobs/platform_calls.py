@@ -14,6 +14,9 @@ from typing import Any
 import orjson
 import psycopg
 
+from mitra.cases import chat
+from mitra.cases.desk import CaseDesk
+from mitra.cases.lifecycle import CaseError
 from mitra.catalogue.schema import PLATFORM_OPERATIONS
 from mitra.crypto import FieldCipher
 from mitra.outbox.queue import decode_payload
@@ -38,16 +41,96 @@ def answer(
     citizen_id: int,
     operation: str,
     args: dict[str, Any],
+    *,
+    effect_id: str = "",
+    desk: CaseDesk | None = None,
 ) -> dict[str, Any]:
     if operation == "my_data":
         return my_data(conn, cipher, citizen_id)
     if operation == "verify_message":
         return verify_message(conn, cipher, citizen_id, str(args.get("text") or ""))
-    if operation == "my_requests":
+    if desk is None and operation == "my_requests":
         return {"requests": my_lookups(conn, cipher, citizen_id, ("application", "grievance"))}
-    if operation == "my_documents":
+    if desk is None and operation == "my_documents":
         return {"documents": my_lookups(conn, cipher, citizen_id, ("document",))}
+    if operation in CASE_OPERATIONS:
+        if desk is None:
+            raise PlatformLookupError("unavailable")
+        try:
+            return _case_operation(conn, desk, citizen_id, operation, args, effect_id)
+        except CaseError as exc:
+            raise PlatformLookupError(
+                "not_found" if exc.kind in ("not_found", "illegal") else "invalid"
+            ) from exc
     raise PlatformLookupError("invalid")
+
+
+CASE_OPERATIONS = (
+    "submit_case",
+    "withdraw_case",
+    "answer_case",
+    "send_document",
+    "my_requests",
+    "my_documents",
+    "application",
+)
+
+
+def _case_operation(
+    conn: psycopg.Connection[Any],
+    desk: CaseDesk,
+    citizen_id: int,
+    operation: str,
+    args: dict[str, Any],
+    effect_id: str,
+) -> dict[str, Any]:
+    cipher, catalogue = desk.cipher, desk.catalogue
+    reference = str(args.get("reference") or "")
+    if operation == "submit_case":
+        return chat.submit(conn, cipher, catalogue, citizen_id, effect_id, args)
+    if operation == "withdraw_case":
+        return chat.withdraw(conn, cipher, catalogue, desk.notifier, citizen_id, reference)
+    if operation == "answer_case":
+        return chat.answer(
+            conn, cipher, catalogue, desk.notifier, citizen_id, reference, str(args.get("text"))
+        )
+    if operation == "send_document":
+        return chat.send_document(conn, citizen_id, str(args.get("document") or ""))
+    if operation == "application":
+        found = chat.lookup(conn, cipher, catalogue, citizen_id, reference)
+        if found is None:
+            raise NotMitras()
+        return found
+    if operation == "my_requests":
+        cases = chat.my_cases(conn, catalogue, citizen_id)
+        looked_up = my_lookups(conn, cipher, citizen_id, ("application", "grievance"))
+        made_here = {c["reference"] for c in cases}
+        requests = [
+            {
+                "number": c["reference"],
+                "title": c["what"],
+                "status": c["status"],
+                "checked_at": c["at"],
+                "expected_by": c["expected_by"],
+            }
+            for c in cases
+        ] + [r for r in looked_up if r["number"] not in made_here]
+        return {
+            "requests": requests[:10],
+            "returned": [c for c in cases if c["status"] == "returned"],
+            "open": [c for c in cases if c["status"] in ("submitted", "in_review", "returned")],
+        }
+    # my_documents: what Mitra issued them, then documents they looked up at departments.
+    issued = chat.my_documents(conn, citizen_id)
+    return {
+        "issued": issued,
+        "has_issued": "yes" if issued else "no",
+        "documents": my_lookups(conn, cipher, citizen_id, ("document",)),
+    }
+
+
+class NotMitras(Exception):
+    """An application reference Mitra holds no case for: ask the department."""
 
 
 def my_lookups(
@@ -183,4 +266,4 @@ def matches(forwarded: str, ours: list[str]) -> bool:
     return False
 
 
-__all__ = ["PlatformLookupError", "answer", "is_platform"]
+__all__ = ["NotMitras", "PlatformLookupError", "answer", "is_platform"]

@@ -19,6 +19,10 @@ from typing import Any
 import httpx
 import psycopg
 
+from mitra.cases.delivery import DOCUMENTS_CHANNEL, deliver_round
+from mitra.cases.desk import CaseDesk
+from mitra.cases.sla import SlaPolicy
+from mitra.cases.sla import run_round as sla_round
 from mitra.config import Settings
 from mitra.crypto import FieldCipher
 from mitra.inbox.deliveries import NOTIFY_CHANNEL as DELIVERIES_CHANNEL
@@ -30,6 +34,7 @@ from mitra.jobs.department_calls import (
     requeue_stuck_calls,
     run_round,
 )
+from mitra.jobs.identity_calls import provider_from_settings
 from mitra.outbox.queue import OUTBOX_CHANNEL
 from mitra.outbox.sender import SenderPolicy, requeue_in_doubt, send_round
 from mitra.store.db import connect
@@ -66,6 +71,8 @@ class Worker:
         now: Callable[[], datetime] = utcnow,
         processors: int = 2,
         senders: int = 4,
+        ekyc: Any = None,
+        sla_now: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
         self.cipher: FieldCipher = cipher_for(settings)
@@ -76,12 +83,17 @@ class Worker:
         self.senders = senders
         self._http = http
         self._departments = departments  # a DepartmentClient; built from settings if None
+        self.desk = CaseDesk.from_settings(settings, self.cipher)
+        self.ekyc = ekyc if ekyc is not None else provider_from_settings(settings)
+        self.sla_now = sla_now or now
+        self.sla_policy = SlaPolicy(remind_before=timedelta(days=settings.sla_remind_days))
         self.counters = WorkerCounters()
         self._wake: dict[str, list[asyncio.Event]] = {
             EFFECTS_CHANNEL: [],
             DELIVERIES_CHANNEL: [],
             INBOUND_CHANNEL: [],
             OUTBOX_CHANNEL: [],
+            DOCUMENTS_CHANNEL: [],
         }
         self.policy = SenderPolicy(
             send_rate=settings.send_rate,
@@ -187,6 +199,7 @@ class Worker:
                 now=self.now,
                 stale_after=stale_after,
                 idle_timeout=idle_timeout,
+                ekyc=self.ekyc,
             )
             self.counters.events += r.events
             self.counters.replies += r.replies
@@ -205,7 +218,17 @@ class Worker:
         call_timeout = timedelta(seconds=self.settings.department_call_timeout)
 
         async def call_departments(conn: psycopg.Connection[Any]) -> bool:
-            return await run_round(conn, self.cipher, caller) > 0
+            return await run_round(conn, self.cipher, caller, self.desk) > 0
+
+        async def documents(conn: psycopg.Connection[Any]) -> bool:
+            return await deliver_round(conn, self.cipher, graph) > 0
+
+        async def sla(conn: psycopg.Connection[Any]) -> bool:
+            await asyncio.to_thread(
+                sla_round, conn, self.desk.notifier, self.sla_now(), self.sla_policy
+            )
+            await asyncio.sleep(self.settings.sla_interval)
+            return False
 
         async def stuck_calls(conn: psycopg.Connection[Any]) -> bool:
             await asyncio.to_thread(requeue_stuck_calls, conn, call_timeout)
@@ -242,6 +265,10 @@ class Worker:
                 for i in range(DEPARTMENT_CALL_LOOPS)
             ),
             asyncio.create_task(self._loop("stuck-calls", stop, None, stuck_calls)),
+            asyncio.create_task(
+                self._loop("documents", stop, self._event(DOCUMENTS_CHANNEL), documents)
+            ),
+            asyncio.create_task(self._loop("sla", stop, None, sla)),
         ]
         try:
             await stop.wait()

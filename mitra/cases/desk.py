@@ -1,0 +1,44 @@
+"""Everything acting on cases needs, built once per process from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mitra.cases.issue import Issuer
+from mitra.cases.notify import Notifier
+from mitra.catalogue.loader import Catalogue, default_catalogue
+from mitra.config import Settings
+from mitra.crypto import FieldCipher
+from mitra.documents.signing import Signer, load_signer
+
+
+@dataclass
+class CaseDesk:
+    cipher: FieldCipher
+    catalogue: Catalogue
+    notifier: Notifier
+    signer: Signer | None
+
+    @classmethod
+    def create(
+        cls,
+        cipher: FieldCipher,
+        *,
+        catalogue: Catalogue | None = None,
+        signer: Signer | None = None,
+        public_url: str = "http://localhost:8000",
+    ) -> CaseDesk:
+        cat = catalogue or default_catalogue()
+        issuer = Issuer(cipher, cat, signer, public_url) if signer is not None else None
+        return cls(cipher, cat, Notifier(cipher, cat, issuer), signer)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, cipher: FieldCipher, catalogue: Catalogue | None = None
+    ) -> CaseDesk:
+        signer = (
+            load_signer(settings.document_signing_key) if settings.document_signing_key else None
+        )
+        return cls.create(
+            cipher, catalogue=catalogue, signer=signer, public_url=settings.public_url
+        )
