@@ -54,6 +54,7 @@ QR_SIZE = 32.0
 QR_QUIET_ZONE = 4.0
 SIGNATURE_BLOCK_HEIGHT = 50.0
 FOOTER_HEIGHT = 16.0
+CONTINUATION_HEADER = 6.0
 
 
 def render_pdf(facts: DocumentFacts) -> bytes:
@@ -138,6 +139,13 @@ class _CertificatePDF(FPDF):
         self.rect(7, 7, PAGE_WIDTH - 14, PAGE_HEIGHT - 14)
         self.set_line_width(0.25)
         self.rect(9, 9, PAGE_WIDTH - 18, PAGE_HEIGHT - 18)
+        if self.page > 1:
+            title, page = self.facts.title, self.words["page"]
+            continued = (
+                f"{title.en} / {title.te}  ·  {self.facts.reference}  ·  "
+                f"{page.en} {self.page} / {page.te} {self.page}"
+            )
+            self._write(MARGIN, MARGIN - 3, CONTENT_WIDTH, _Run(continued, 8, color=MUTED), "C")
 
     def footer(self) -> None:
         url = self.facts.verify_url
@@ -216,7 +224,7 @@ class _CertificatePDF(FPDF):
             )
             if y + height > self._content_bottom():
                 self.add_page()
-                y = MARGIN
+                y = MARGIN + CONTINUATION_HEADER
                 self.set_draw_color(*RULE)
                 self.set_line_width(0.2)
             self.set_fill_color(*LABEL_FILL)

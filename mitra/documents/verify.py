@@ -8,7 +8,8 @@ Ed25519 signature over the facts and that digest (`signing.signed_message`). Its
   damaged.
 - `unknown_key`: the facts name a key that is not in the published set.
 - `bad_signature`: the file is consistent with its digest but the signature does not verify
-  (the signature was changed, or someone re-computed the digest after editing).
+  (the signature was changed, or someone re-computed the digest after editing), or the file
+  was never signed.
 - `not_a_mitra_document`: no Mitra seal at all.
 
 `verify_facts` checks the same signature without the PDF, from the published
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mitra.documents.container import SealError, digest_of, find_seal, has_seal
+from mitra.documents.container import EMPTY_SIGNATURE, SealError, digest_of, find_seal, has_seal
 from mitra.documents.model import canonical_json, facts_from_dict
 from mitra.documents.signing import PublicKeys, signed_message, verify_signature
 
@@ -87,6 +88,8 @@ def verify_pdf(data: bytes, keys: PublicKeys) -> Verification:
             pdf_sha256=digest,
         )
 
+    if seal.signature == EMPTY_SIGNATURE:
+        return verdict("bad_signature")  # rendered but never signed
     if digest != seal.digest:
         return verdict("tampered")
     if kid not in keys:
@@ -103,7 +106,7 @@ def signature_of_facts(data: bytes) -> SignedFacts:
     facts = _read_facts(seal.facts_json)
     if facts is None:
         raise ValueError("the PDF's facts are unreadable")
-    if set(seal.signature) == {"0"}:
+    if seal.signature == EMPTY_SIGNATURE:
         raise ValueError("the PDF is not signed yet")
     return SignedFacts(
         facts=facts, pdf_sha256=seal.digest, signature=seal.signature, kid=facts["key_id"]
