@@ -15,6 +15,7 @@ Info dictionary) and zeroed digest and signature placeholders: see `container`. 
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import segno
+from fontTools import ttLib
 from fpdf import FPDF
+from fpdf.fonts import TTFFont
 from fpdf.output import OutputProducer, PDFInfo
 from fpdf.syntax import PDFString
 
@@ -106,15 +109,8 @@ class _CertificatePDF(FPDF):
         self.words = labels()
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(False)
-        for family, style, file in (
-            (LATIN, "", "NotoSans-Regular.ttf"),
-            (LATIN, "B", "NotoSans-Bold.ttf"),
-            (TELUGU, "", "NotoSansTelugu-Regular.ttf"),
-            (TELUGU, "B", "NotoSansTelugu-Bold.ttf"),
-        ):
-            self.add_font(family, style, str(FONTS_DIR / file))
-        for font in self.fonts.values():
-            _lighten_for_embedding(font)
+        for key, font in _fresh_fonts().items():
+            self.fonts[key] = font
         self.set_fallback_fonts([TELUGU, LATIN])
         self.set_text_shaping(True)
         self.set_creation_date(datetime.combine(facts.issued_on, time(0, 0), IST))
@@ -351,7 +347,42 @@ class _CertificatePDF(FPDF):
         return lines
 
 
-def _lighten_for_embedding(font: Any) -> None:
+FONT_FILES = (
+    (LATIN, "", "NotoSans-Regular.ttf"),
+    (LATIN, "B", "NotoSans-Bold.ttf"),
+    (TELUGU, "", "NotoSansTelugu-Regular.ttf"),
+    (TELUGU, "B", "NotoSansTelugu-Bold.ttf"),
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _parsed_fonts() -> dict[str, TTFFont]:
+    """The fonts as fpdf2's add_font parses them (cmap, metrics): once per process."""
+    loader = FPDF()
+    for family, style, file in FONT_FILES:
+        loader.add_font(family, style, str(FONTS_DIR / file))
+    return {key: font for key, font in loader.fonts.items() if isinstance(font, TTFFont)}
+
+
+def _fresh_fonts() -> dict[str, TTFFont]:
+    """Per-document copies of the parsed fonts: ~2 ms instead of ~17 ms for add_font.
+
+    The parsed metrics are shared (fpdf2's own TTFFont.__deepcopy__ shares them); what one
+    document changes is its own: the subset of glyphs it uses, and the fontTools font that
+    fpdf2 subsets in place when it writes the file, opened afresh (lazily) for each document.
+    """
+    fonts = {}
+    for key, parsed in _parsed_fonts().items():
+        font = copy.deepcopy(parsed)
+        font.ttfont = ttLib.TTFont(font.ttffile, recalcTimestamp=False, lazy=True)
+        font.ttfont.setGlyphOrder(parsed.ttfont.getGlyphOrder())
+        font.subset.font = font
+        _lighten_for_embedding(font)
+        fonts[key] = font
+    return fonts
+
+
+def _lighten_for_embedding(font: TTFFont) -> None:
     """Halve the time fpdf2 takes to embed a font subset.
 
     HarfBuzz shapes text from the font file itself; fontTools' copy of the font (`ttfont`) is

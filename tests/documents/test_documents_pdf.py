@@ -169,9 +169,17 @@ def test_a_long_document_continues_on_more_pages_and_still_verifies(signer: Sign
     assert verify_pdf(pdf, signer.public_keys()).ok
 
 
-def test_rendering_is_deterministic(certificate: bytes, signer: Signer) -> None:
+def test_rendering_is_deterministic_and_documents_share_no_glyph_state(
+    certificate: bytes, signer: Signer
+) -> None:
+    # Fonts are parsed once per process and copied per document: a document rendered in
+    # between must not leave its glyphs in the next one.
     facts = verify_pdf(certificate, signer.public_keys()).facts
     assert facts is not None
+    render_signed(
+        income_certificate(signer.key_id, holder_name="Zyxwv Qjkx ఙఞ ఱళ ౘౙ", reference="X-1"),
+        signer,
+    )
     assert render_signed(facts_from_dict(facts), signer) == certificate
 
 
