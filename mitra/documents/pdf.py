@@ -67,13 +67,9 @@ def render_pdf(facts: DocumentFacts) -> bytes:
     return bytes(pdf.output(output_producer_class=_SealedOutputProducer))
 
 
+@functools.lru_cache(maxsize=256)
 def qr_matrix(url: str) -> tuple[tuple[bool, ...], ...]:
     """The QR code drawn for this URL: rows of modules, True for dark, no quiet zone."""
-    return _qr_matrix(url)
-
-
-@functools.lru_cache(maxsize=256)
-def _qr_matrix(url: str) -> tuple[tuple[bool, ...], ...]:
     code = segno.make_qr(url, error="m")
     return tuple(tuple(bool(module) for module in row) for row in code.matrix)
 
@@ -267,7 +263,7 @@ class _CertificatePDF(FPDF):
         self._write(x, block, width, _Run(facts.office.name.te, 8.5, color=MUTED), "R")
 
     def _draw_qr(self, x: float, y: float, size: float, url: str) -> None:
-        matrix = _qr_matrix(url)
+        matrix = qr_matrix(url)
         module = size / len(matrix)
         self.set_fill_color(0, 0, 0)
         # One rectangle per horizontal run of dark modules; a hair taller than a module so
@@ -336,15 +332,29 @@ class _CertificatePDF(FPDF):
         line: list[str] = []
         line_width = 0.0
         for word in text.split():
-            word_width = self.get_string_width(word)
-            if line and line_width + space + word_width > available:
-                lines.append(" ".join(line))
-                line, line_width = [], 0.0
-            line_width += (space if line else 0.0) + word_width
-            line.append(word)
+            for piece in self._pieces(word, available):
+                piece_width = self.get_string_width(piece)
+                if line and line_width + space + piece_width > available:
+                    lines.append(" ".join(line))
+                    line, line_width = [], 0.0
+                line_width += (space if line else 0.0) + piece_width
+                line.append(piece)
         if line:
             lines.append(" ".join(line))
         return lines
+
+    def _pieces(self, word: str, available: float) -> Iterator[str]:
+        """The word, or, if it is Latin and wider than a line (a long URL), its line-wide parts."""
+        if is_telugu(word) or self.get_string_width(word) <= available:
+            yield word
+            return
+        piece = ""
+        for char in word:
+            if piece and self.get_string_width(piece + char) > available:
+                yield piece
+                piece = ""
+            piece += char
+        yield piece
 
 
 FONT_FILES = (

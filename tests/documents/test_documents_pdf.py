@@ -204,3 +204,14 @@ def test_rendering_and_signing_a_certificate_is_fast(
         f"{len(pdf) // 1024} KiB; sample in {artifacts}"
     )
     assert median_ms < 500  # ~75 ms on a developer machine; generous for a loaded CI
+
+
+def test_a_word_wider_than_its_cell_is_broken_to_fit(signer: Signer) -> None:
+    link = "https://example.org/" + "a1b2c3d4" * 16
+    facts = income_certificate(
+        signer.key_id, facts=(Fact(label=Bilingual(en="Link", te="లింక్"), value=link),)
+    )
+    (text,) = page_texts(render_signed(facts, signer))
+    lines = text.split("\r\n")
+    assert link not in lines
+    assert link in "".join(lines)
