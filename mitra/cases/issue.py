@@ -74,6 +74,7 @@ class Issuer:
             answers=record.get("answers") or {},
             results={
                 "choices": record.get("choices") or {},
+                "place": record.get("place") or {},
                 "applicant": applicant,
                 "case": {"reference": case["reference"]},
             },

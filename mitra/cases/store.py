@@ -180,7 +180,12 @@ def submit(
     )
     locality = area.get("village") or area.get("ward") or {}
     applicant = applicant_of(answers, profile_name)
-    record = {"answers": answers, "choices": choices, "language": language}
+    record = {
+        "answers": answers,
+        "choices": choices,
+        "language": language,
+        "place": {k: area[k] for k in ("district", "mandal", "village", "ward") if k in area},
+    }
     row = conn.execute(
         "INSERT INTO cases (reference, department, service, service_version, pattern,"
         " citizen_id, effect_id, answers_enc, applicant_enc, district_code, mandal_code,"

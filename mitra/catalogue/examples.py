@@ -8,19 +8,38 @@ a button that was never shown fails, as it would for a citizen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
+import orjson
+
+from mitra.cases.lifecycle import CaseError, check
+from mitra.cases.store import (
+    DEFAULT_SLA_DAYS,
+    IST,
+    SERIAL_START,
+    Submitted,
+    applicant_of,
+    ist_day,
+)
+from mitra.cases.views import application_view
 from mitra.catalogue.loader import Catalogue
 from mitra.catalogue.schema import Example, Service, Turn
 from mitra.conversation.engine import EffectResult, Session, handle
+from mitra.departments.references import make_reference
+from mitra.departments.sandbox.timeline import AS_OF
+from mitra.identity import DeskEkycProvider, EkycDesk, EkycProvider
 from mitra.jobs.department_calls import Call, Caller, make_calls
+from mitra.jobs.identity_calls import run_transient
 from mitra.jobs.platform_calls import is_platform, matches, summarise_lookups, texts_of
 from mitra.whatsapp.events import Choice, InboundMessage, Location, Sender, Text
 from mitra.whatsapp.messages import OutboundMessage, validate
 
 TESTER = Sender(user_id=None, wa_id="919999900000", profile_name="Catalogue test")
 MAX_CHAINED_CALLS = 5
+# Examples are conversations on the sandbox's day (its records are as of then), so reference
+# numbers and expected dates in them do not change with the calendar.
+EXAMPLE_NOW = datetime.combine(AS_OF, time(11, 0), tzinfo=IST)
 
 
 @dataclass
@@ -76,12 +95,124 @@ def _event(turn: Turn, offers: dict[str, str], now: datetime) -> InboundMessage:
     )
 
 
+class ExampleCases:
+    """Mitra's cases for one example, in memory: the same numbering, routing, lifecycle and
+    views as mitra.cases.store, without a database (the WhatsApp-path tests use the real one)."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.cases: dict[str, dict[str, Any]] = {}
+        self.events: dict[str, list[dict[str, Any]]] = {}
+        self.names: dict[str, str] = {}
+        self.serial = SERIAL_START
+
+    def submit(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        service = self.catalogue.service(str(args["service"]), int(args["version"]))
+        if service is None or service.case_prefix is None:
+            raise CaseError("invalid", "no such service")
+        area = orjson.loads(args.get("area") or "{}")
+        offices = (area.get("offices") or {}).get(service.department) or []
+        if not offices:
+            raise CaseError("invalid", "no office covers that address")
+        self.serial += 1
+        reference = make_reference(service.case_prefix, now.astimezone(IST).year, self.serial)
+        sla_days = service.sla_days or DEFAULT_SLA_DAYS
+        due = now + timedelta(days=sla_days)
+        self.cases[reference] = {
+            "id": self.serial,
+            "reference": reference,
+            "department": service.department,
+            "service": service.code,
+            "service_version": service.version,
+            "offices": offices,
+            "level": 0,
+            "office_id": offices[0]["id"],
+            "status": "submitted",
+            "question": None,
+            "reason": None,
+            "due_at": due,
+            "created_at": now,
+            "updated_at": now,
+            "document_id": None,
+            "district_code": (area.get("district") or {}).get("code"),
+            "mandal_code": (area.get("mandal") or {}).get("code"),
+        }
+        self.events[reference] = [self._event("submit", "submitted", offices[0]["id"], now)]
+        answers = orjson.loads(args.get("answers") or "{}")
+        self.names[reference] = str(applicant_of(answers, TESTER.profile_name).get("name") or "")
+        return Submitted(
+            reference, "submitted", ist_day(due).isoformat(), offices[0], sla_days
+        ).as_result()
+
+    @staticmethod
+    def _event(action: str, status: str, office_id: str, now: datetime) -> dict[str, Any]:
+        return {"at": now, "action": action, "to_status": status, "office_id": office_id}
+
+    def view(self, reference: str) -> dict[str, Any] | None:
+        case = self.cases.get(reference.strip().upper())
+        if case is None:
+            return None
+        service = self.catalogue.service(case["service"], case["service_version"])
+        return application_view(
+            case, self.events[case["reference"]], service, self.names[case["reference"]]
+        )
+
+    def act(self, reference: str, action: str, now: datetime) -> dict[str, Any]:
+        case = self.cases.get(reference.strip().upper())
+        if case is None:
+            raise CaseError("not_found", "no such case")
+        rule = check(action, case["status"], "citizen", None)
+        case.update(status=rule.target, updated_at=now)
+        self.events[case["reference"]].append(
+            self._event(action, rule.target, case["office_id"], now)
+        )
+        view = self.view(reference)
+        assert view is not None
+        return view
+
+    def mine(self) -> list[dict[str, Any]]:
+        out = []
+        for case in reversed(self.cases.values()):
+            service = self.catalogue.service(case["service"], case["service_version"])
+            out.append(
+                {
+                    "reference": case["reference"],
+                    "what": {"en": service.title.en, "te": service.title.te} if service else {},
+                    "status": case["status"],
+                    "at": case["updated_at"].isoformat(),
+                    "expected_by": ist_day(case["due_at"]).isoformat(),
+                }
+            )
+        return out
+
+
+def _case_answer(
+    cases: ExampleCases, effect_id: str, operation: str, args: dict[str, Any], now: datetime
+) -> EffectResult:
+    try:
+        if operation == "submit_case":
+            return EffectResult(effect_id, True, cases.submit(args, now))
+        if operation == "withdraw_case":
+            return EffectResult(effect_id, True, cases.act(str(args["reference"]), "withdraw", now))
+        if operation == "answer_case":
+            return EffectResult(effect_id, True, cases.act(str(args["reference"]), "answer", now))
+    except CaseError as exc:
+        return EffectResult(
+            effect_id,
+            False,
+            error="not_found" if exc.kind in ("not_found", "illegal") else "invalid",
+        )
+    return EffectResult(effect_id, False, error="not_found")  # send_document: none issued here
+
+
 def _platform_answer(
     effect_id: str,
     operation: str,
     args: dict[str, Any],
     said: list[str],
     looked_up: list[tuple[str, dict[str, Any], dict[str, Any], str]],
+    cases: ExampleCases,
+    now: datetime,
 ) -> EffectResult:
     """Mitra's own records for an example: a fixed record for my_data, and for
     verify_message what the bot said earlier in this example (the WhatsApp-path test reads
@@ -101,14 +232,37 @@ def _platform_answer(
                 "language": {"en": "English", "te": "ఇంగ్లీష్"},
             },
         )
+    if operation in ("submit_case", "withdraw_case", "answer_case", "send_document"):
+        return _case_answer(cases, effect_id, operation, args, now)
     if operation in ("my_requests", "my_documents"):
-        key, kinds = (
-            ("requests", ("application", "grievance"))
-            if operation == "my_requests"
-            else ("documents", ("document",))
-        )
+        kinds = ("application", "grievance") if operation == "my_requests" else ("document",)
         mine = [(a, d, at) for op, a, d, at in reversed(looked_up) if op in kinds]
-        return EffectResult(effect_id, True, {key: summarise_lookups(mine)})
+        if operation == "my_documents":
+            return EffectResult(
+                effect_id,
+                True,
+                {"documents": summarise_lookups(mine), "issued": [], "has_issued": "no"},
+            )
+        made = cases.mine()
+        requests = [
+            {
+                "number": c["reference"],
+                "title": c["what"],
+                "status": c["status"],
+                "checked_at": c["at"],
+                "expected_by": c["expected_by"],
+            }
+            for c in made
+        ] + summarise_lookups(mine)
+        return EffectResult(
+            effect_id,
+            True,
+            {
+                "requests": requests[:10],
+                "returned": [c for c in made if c["status"] == "returned"],
+                "open": [c for c in made if c["status"] in ("submitted", "in_review", "returned")],
+            },
+        )
     if operation == "verify_message":
         sent = matches(str(args.get("text") or ""), said)
         return EffectResult(effect_id, True, {"sent": "yes" if sent else "no", "at": None})
@@ -116,10 +270,16 @@ def _platform_answer(
 
 
 async def run_example(
-    service: Service, example: Example, catalogue: Catalogue, caller: Caller
+    service: Service,
+    example: Example,
+    catalogue: Catalogue,
+    caller: Caller,
+    ekyc: EkycProvider | None = None,
 ) -> ExampleOutcome:
     outcome = ExampleOutcome(service.code, example.name, example.language)
-    now = datetime.now(UTC)
+    now = EXAMPLE_NOW
+    cases = ExampleCases(catalogue)
+    identity = ekyc if ekyc is not None else DeskEkycProvider(EkycDesk())
     session = Session(language=example.language, consented=True, state="menu")
     offers: dict[str, str] = {}
     said_so_far: list[str] = []  # what the bot said in this example, for verify_message
@@ -132,15 +292,35 @@ async def run_example(
         replies: list[OutboundMessage] = []
         event: InboundMessage | EffectResult = _event(turn, offers, now)
         for _ in range(MAX_CHAINED_CALLS + 1):
-            t = handle(session, event, now, catalogue=catalogue)
+            try:
+                t = handle(session, event, now, catalogue=catalogue)
+            except Exception as exc:  # a builder refusing a payload is a catalogue bug
+                outcome.failures.append(f"turn {i}: the engine failed: {exc}")
+                return outcome
             session = t.session
             replies.extend(t.replies)
+            if t.transient:
+                event = run_transient(identity, t.transient[0])
+                continue
             if not t.effects:
                 break
             effect = t.effects[0]
-            if is_platform(effect.operation):
+            own_case = (
+                cases.view(str(effect.args.get("reference") or ""))
+                if effect.operation == "application"
+                else None
+            )
+            if own_case is not None:
+                event = EffectResult(effect.id, True, own_case)
+            elif is_platform(effect.operation):
                 event = _platform_answer(
-                    effect.id, effect.operation, dict(effect.args), said_so_far, looked_up
+                    effect.id,
+                    effect.operation,
+                    dict(effect.args),
+                    said_so_far,
+                    looked_up,
+                    cases,
+                    now,
                 )
             else:
                 [(_, answered)] = await make_calls(

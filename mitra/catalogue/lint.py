@@ -13,11 +13,13 @@ from mitra.catalogue.schema import (
     AskStep,
     ChooseStep,
     ConfirmStep,
+    IdentifyStep,
     LocationStep,
     LookupStep,
     MediaStep,
     Service,
     ShowStep,
+    SubmitStep,
     Text,
 )
 from mitra.whatsapp import limits
@@ -109,10 +111,61 @@ def lint_service(
                 problems.append(
                     f"{code} steps.{step.id}: {service.department} has no {step.operation}"
                 )
+    problems.extend(_lint_case(service))
     languages = {e.language for e in service.examples}
     for lang in LANGUAGES:
         if lang not in languages:
             problems.append(f"{code} examples: none in {lang}")
+    return problems
+
+
+def _case_prefixes() -> set[str]:
+    """Reference prefixes the contract routes to a department (`PFX-YYYY-NNNNNN-C`)."""
+    from mitra.departments.routing import Routing
+
+    prefixes = set()
+    for route in Routing.from_contract().routes("applications").values():
+        if route.example and re.fullmatch(r"[A-Z]{3}-\d{4}-\d{6}-[A-Z]", route.example):
+            prefixes.add(route.example[:3])
+    return prefixes
+
+
+def _lint_case(service: Service) -> list[str]:
+    """Applications and certificates: numbered, routed, on a clock, and (certificates) issued
+    to a verified person."""
+    code = service.code
+    problems: list[str] = []
+    submits = [s for s in service.steps if isinstance(s, SubmitStep)]
+    if service.pattern in ("certificate", "application") and service.code != "GEN-15":
+        if not submits:
+            problems.append(f"{code}: a {service.pattern} needs a submit step")
+    if submits:
+        if service.case_prefix is None:
+            problems.append(f"{code}: a service that submits needs case_prefix")
+        elif service.case_prefix not in _case_prefixes():
+            problems.append(
+                f"{code} case_prefix: {service.case_prefix} is not an application kind in the"
+                " contract's x-mitra-routing, so status look-ups could not find it"
+            )
+        if service.sla_days is None:
+            problems.append(f"{code}: a service that submits needs sla_days")
+        areas = {s.save_as for s in service.steps if isinstance(s, LookupStep)}
+        for step in submits:
+            if step.area not in areas:
+                problems.append(
+                    f"{code} steps.{step.id}: area {step.area!r} is not saved by a lookup"
+                )
+    if service.pattern == "certificate":
+        if not any(isinstance(s, IdentifyStep) for s in service.steps):
+            problems.append(f"{code}: a certificate needs an identify step (identity step-up)")
+        if service.document is None:
+            problems.append(f"{code}: a certificate needs a document")
+    if service.document is not None:
+        for fact in service.document.facts:
+            for lang in LANGUAGES:
+                for match in _PLACEHOLDER.finditer(fact.value(lang)):
+                    if match.group(2) and match.group(2) not in FILTERS:
+                        problems.append(f"{code} document: unknown filter |{match.group(2)}")
     return problems
 
 

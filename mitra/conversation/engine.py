@@ -748,6 +748,10 @@ def _answer(s: Session, body: Any, now: datetime, cat: Catalogue, out: _Out) -> 
         option = _option_for(step, _options(step, flow, lang), body, lang)
         if option is not None:
             value = option.id
+            # Its title, for summaries and documents: {choices.<step>|name}.
+            chosen_titles = {**flow.results.get("choices", {})}
+            chosen_titles[step.id] = {"en": option.title.en, "te": option.title.te}
+            flow = replace(flow, results={**flow.results, "choices": chosen_titles})
         else:
             problem = t(lang, "choose_expected")
     elif isinstance(step, ConfirmStep):
@@ -1045,14 +1049,7 @@ def _submission(service: Service, step: SubmitStep, flow: Flow, lang: str) -> di
     """What a submit_case effect carries: the service and version, every answer (with the
     titles of chosen options, for the officer and the certificate) and where the applicant
     lives. Values are JSON text: effect arguments are strings."""
-    choices: dict[str, Any] = {}
-    for st in service.steps:
-        if isinstance(st, ChooseStep) and st.id in flow.answers:
-            option = next(
-                (o for o in _options(st, flow, lang) if o.id == flow.answers[st.id]), None
-            )
-            if option is not None:
-                choices[st.id] = {"en": option.title.en, "te": option.title.te}
+    choices = flow.results.get("choices") or {}
     return {
         "service": service.code,
         "version": str(service.version),
