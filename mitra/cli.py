@@ -7,12 +7,14 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from mitra.bench.cli import register as register_bench
+from mitra.cases.cli import apikey_app, case_app, document_app
 from mitra.catalogue.cli import catalog_app
 from mitra.config import ConfigError, Settings, load_settings
 
@@ -29,6 +31,9 @@ register_bench(bench_app)
 app.add_typer(catalog_app, name="catalog")
 sandbox_app = typer.Typer(help="The stand-in department systems.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(case_app, name="case")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(document_app, name="document")
 console = Console()
 err = Console(stderr=True)
 
@@ -61,6 +66,39 @@ def _require_migrated(settings: Settings) -> None:
     except NotMigrated as exc:
         err.print(f"[bold red]Refusing to start:[/] {exc}")
         raise typer.Exit(3) from None
+
+
+@app.command()
+def verify(
+    path: Annotated[Path, typer.Argument(help="The PDF to check.", exists=True, dir_okay=False)],
+    keys: Annotated[Path | None, typer.Option(help="The published keys (JSON file).")] = None,
+    keys_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the keys are published (default MITRA_PUBLIC_URL/verify/keys.json)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Check a Mitra document offline: its signature, and that not one byte has changed."""
+    from mitra.documents.cli import verify_command
+
+    if keys is None and keys_url is None:
+        public = os.environ.get("MITRA_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+        keys_url = public + "/verify/keys.json"
+    raise typer.Exit(verify_command(path, keys, keys_url, as_json=as_json))
+
+
+@app.command()
+def keys() -> None:
+    """Print a new document signing key (for MITRA_DOCUMENT_SIGNING_KEY; keep it secret)."""
+    from mitra.documents.signing import generate_private_key_b64, load_signer
+
+    key = generate_private_key_b64()
+    err.print(
+        f"key id {load_signer(key).key_id}; its public half is published at /verify/keys.json"
+    )
+    console.print(key)
 
 
 @app.command()

@@ -30,12 +30,17 @@ LEVELS = ("local", "mandal", "district", "state")
 
 @dataclass(frozen=True)
 class Actor:
+    """Who acts: an officer (named on what they sign), a department system's API key, the
+    citizen, or Mitra itself. `via` names the key an officer's decision arrived through."""
+
     kind: ActorKind
     name: str = ""
+    via: str = ""
 
     @property
     def label(self) -> str:
-        return self.kind if not self.name else f"{self.kind}:{self.name}"
+        label = self.kind if not self.name else f"{self.kind}:{self.name}"
+        return f"{label} via {self.via}" if self.via else label
 
 
 CITIZEN = Actor("citizen")

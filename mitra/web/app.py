@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -10,17 +11,24 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from mitra import __version__
+from mitra.cases.desk import CaseDesk
 from mitra.config import Settings
 from mitra.crypto import FieldCipher
+from mitra.documents.signing import PublicKeys, load_signer
 from mitra.inbox.deliveries import DeliveryWriter
 from mitra.store.db import async_pool
+from mitra.web.api import case_api
+from mitra.web.verify import verify_routes
 from mitra.whatsapp.webhook import WhatsAppWebhook
 
 log = logging.getLogger(__name__)
@@ -32,6 +40,26 @@ SANDBOX_PREFIX = "/sandbox"
 
 def cipher_for(settings: Settings) -> FieldCipher:
     return FieldCipher(settings.encryption_key_bytes, settings.lookup_key_bytes)
+
+
+def sync_pool_for(settings: Settings) -> ConnectionPool:
+    return ConnectionPool(
+        settings.libpq_url,
+        min_size=1,
+        max_size=4,
+        kwargs={"row_factory": dict_row, "autocommit": True},
+        open=True,
+    )
+
+
+def published_keys(settings: Settings) -> PublicKeys:
+    """The signing key's public half and earlier keys still honoured (rotation)."""
+    keys = PublicKeys()
+    if settings.document_signing_key:
+        keys = keys.with_key(load_signer(settings.document_signing_key).public_key)
+    for raw in filter(None, (k.strip() for k in settings.document_previous_keys.split(","))):
+        keys = keys.with_key(Ed25519PublicKey.from_public_bytes(base64.b64decode(raw)))
+    return keys
 
 
 class WebhookFastPath:
@@ -86,7 +114,9 @@ def create_web(settings: Settings, *, fake_graph: Any = None) -> Web:
         pool = await async_pool(settings, min_size=2, max_size=8)
         writer = DeliveryWriter(pool)
         writer.start()
-        state.update(pool=pool, writer=writer)
+        # Officer and verification requests run the (sync) case code in threads.
+        sync_pool = sync_pool_for(settings)
+        state.update(pool=pool, writer=writer, sync_pool=sync_pool)
         _tune_garbage_collector()
         try:
             if fake_graph is not None:
@@ -97,6 +127,7 @@ def create_web(settings: Settings, *, fake_graph: Any = None) -> Web:
         finally:
             await writer.stop()
             await pool.close()
+            await asyncio.to_thread(sync_pool.close)
 
     app = FastAPI(
         title="Mitra",
@@ -126,10 +157,18 @@ def create_web(settings: Settings, *, fake_graph: Any = None) -> Web:
             return JSONResponse({"status": "database unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
 
+    desk = CaseDesk.from_settings(settings, cipher)
+    keys = published_keys(settings)
+    app.include_router(case_api(lambda: state["sync_pool"], lambda: desk))
+    app.include_router(verify_routes(lambda: state["sync_pool"], cipher, lambda: keys))
+
     if fake_graph is not None:
         app.mount(FAKE_GRAPH_PREFIX, fake_graph.app)
     if settings.departments == "sandbox":
         from mitra.departments.sandbox import create_sandbox_app
+        from mitra.identity import create_ekyc_sandbox_app
 
+        # Before /sandbox, which would otherwise take /sandbox/ekyc.
+        app.mount(SANDBOX_PREFIX + "/ekyc", create_ekyc_sandbox_app(token=settings.ekyc_token))
         app.mount(SANDBOX_PREFIX, create_sandbox_app())
     return Web(app, WebhookFastPath(app, webhook, WEBHOOK_PATH))

@@ -1,0 +1,162 @@
+"""The REST API for department systems and tools: `/api/v1/…`, authenticated by API keys
+(`Authorization: Bearer mk_…`) limited to a department and to scopes. Documented at
+/api/docs (OpenAPI). The same actions as `mitra case …` and the console (mitra.cases.actions).
+
+Errors: 401 no or unknown key; 403 a scope the key lacks, or an action not for officers;
+404 a case outside the key's department (whether or not it exists); 409 an action the case's
+status does not allow; 422 a malformed request or a missing reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+import psycopg
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from psycopg_pool import ConnectionPool
+from pydantic import BaseModel, Field
+
+from mitra.cases import actions, apikeys
+from mitra.cases.apikeys import ApiKey
+from mitra.cases.desk import CaseDesk
+from mitra.cases.lifecycle import CaseError
+from mitra.cases.store import Actor, Scope
+
+T = TypeVar("T")
+
+STATUS_OF = {"not_found": 404, "illegal": 409, "invalid": 422, "forbidden": 403, "unavailable": 503}
+
+
+class ActionRequest(BaseModel):
+    action: Literal["review", "return", "approve", "reject"]
+    note: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Required to return (what information is needed) and to reject (why).",
+    )
+    officer: str | None = Field(
+        default=None,
+        max_length=120,
+        description="The officer who decided, in the department's system: printed on the "
+        "certificate an approval issues.",
+    )
+
+
+class RevokeRequest(BaseModel):
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def case_api(pool: Callable[[], ConnectionPool], desk: Callable[[], CaseDesk]) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+    async def in_db(work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        def run() -> T:
+            with pool().connection() as conn, conn.transaction():
+                return work(conn)
+
+        try:
+            return await asyncio.to_thread(run)
+        except CaseError as exc:
+            raise HTTPException(STATUS_OF.get(exc.kind, 400), exc.message) from None
+
+    async def key(
+        authorization: Annotated[str | None, Header(description="Bearer mk_…")] = None,
+    ) -> ApiKey:
+        token = (authorization or "").removeprefix("Bearer ").strip()
+        found = await in_db(lambda conn: apikeys.authenticate(conn, token)) if token else None
+        if found is None:
+            raise HTTPException(401, "a valid API key is required (Authorization: Bearer mk_…)")
+        return found
+
+    def need(scope: str) -> Callable[..., Any]:
+        async def check(api_key: Annotated[ApiKey, Depends(key)]) -> ApiKey:
+            if not api_key.allows(scope):
+                raise HTTPException(403, f"this key lacks the {scope} scope")
+            return api_key
+
+        return check
+
+    def scope_of(api_key: ApiKey) -> Scope:
+        return Scope(department=api_key.department)
+
+    errors: dict[int | str, dict[str, Any]] = {
+        401: {"model": Problem},
+        403: {"model": Problem},
+        404: {"model": Problem},
+    }
+
+    @router.get("/cases", responses=errors)
+    async def list_cases(
+        api_key: Annotated[ApiKey, Depends(need("cases:read"))],
+        status: str | None = None,
+        service: Annotated[str | None, Query(pattern=r"^[A-Z]{3}-\d{2}$")] = None,
+        overdue: bool | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        """The key's department's cases, soonest due first."""
+        items = await in_db(
+            lambda conn: actions.queue(
+                conn,
+                desk(),
+                scope_of(api_key),
+                status=status,
+                service=service,
+                overdue=overdue,
+                limit=limit,
+                offset=offset,
+            )
+        )
+        return {"cases": items, "limit": limit, "offset": offset}
+
+    @router.get("/cases/{reference}", responses=errors)
+    async def get_case(
+        reference: str, api_key: Annotated[ApiKey, Depends(need("cases:read"))]
+    ) -> dict[str, Any]:
+        """One case: the applicant, their answers, the office ladder, the history and the
+        actions its status allows."""
+        return await in_db(lambda conn: actions.detail(conn, desk(), reference, scope_of(api_key)))
+
+    @router.post(
+        "/cases/{reference}/actions",
+        responses={**errors, 409: {"model": Problem}, 422: {"model": Problem}},
+    )
+    async def act(
+        reference: str,
+        body: ActionRequest,
+        api_key: Annotated[ApiKey, Depends(need("cases:write"))],
+    ) -> dict[str, Any]:
+        """Review, return for information, approve (which issues the signed document) or
+        reject a case; the citizen is told in the chat in the same transaction. Department
+        systems push their own officers' decisions here."""
+        actor = (
+            Actor("officer", body.officer.strip(), via=f"api:{api_key.name}")
+            if body.officer and body.officer.strip()
+            else Actor("api", api_key.name)
+        )
+        return await in_db(
+            lambda conn: actions.act(
+                conn, desk(), reference, body.action, actor, scope_of(api_key), body.note
+            )
+        )
+
+    @router.post("/documents/{document_id}/revoke", responses=errors, tags=["documents"])
+    async def revoke(
+        document_id: str,
+        body: RevokeRequest,
+        api_key: Annotated[ApiKey, Depends(need("documents:revoke"))],
+    ) -> dict[str, Any]:
+        """Revoke an issued document: its verification page says so from this moment."""
+        return await in_db(
+            lambda conn: actions.revoke_document(
+                conn, document_id, body.reason, scope_of(api_key), Actor("api", api_key.name)
+            )
+        )
+
+    return router
