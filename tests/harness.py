@@ -14,10 +14,12 @@ import httpx
 from mitra.config import Settings
 from mitra.departments.sandbox import create_sandbox_app
 from mitra.departments.sandbox_client import sandbox_client
+from mitra.identity import HttpEkycProvider, create_ekyc_sandbox_app
 from mitra.jobs.worker import Worker
 from mitra.web.app import WEBHOOK_PATH, create_web
 from mitra.whatsapp.fake_graph import FakeGraph, FakeGraphConfig, SentMessage, create_fake_graph_app
 from tests.conftest import ACCESS_TOKEN, APP_SECRET, PHONE_NUMBER_ID
+from tests.identity.ekyc_helpers import serving
 
 MITRA_BASE = "http://mitra.test"
 GRAPH_BASE = "http://fake-graph.test"
@@ -56,6 +58,7 @@ class Chat:
     worker: Worker
     mitra_http: httpx.AsyncClient
     sandbox: Any = None  # the sandbox department systems' app (to inject faults)
+    graph_http: Any = None  # an HTTP client to the fake Graph API (to download media)
 
     async def department_fault(self, department: str, mode: str, count: int | None = None) -> None:
         transport = httpx.ASGITransport(app=self.sandbox)
@@ -136,10 +139,13 @@ async def running_mitra(settings: Settings, **fake_options: Any) -> AsyncIterato
         )
         try:
             sandbox = create_sandbox_app()
-            async with sandbox_client(sandbox) as departments:
-                worker = Worker(settings, http=graph_http, departments=departments)
-                async with _running(worker):
-                    yield Chat(fake, worker, mitra_http, sandbox)
+            # The e-KYC sandbox over real HTTP (the processor calls it synchronously).
+            with serving(create_ekyc_sandbox_app()) as ekyc_url:
+                ekyc = HttpEkycProvider(ekyc_url, "")
+                async with sandbox_client(sandbox) as departments:
+                    worker = Worker(settings, http=graph_http, departments=departments, ekyc=ekyc)
+                    async with _running(worker):
+                        yield Chat(fake, worker, mitra_http, sandbox, graph_http)
                     # Fitness: nothing Mitra sent in any test broke WhatsApp's limits.
                     invalid = {c: n for c, n in fake.stats.rejected.items() if c in (100, 131009)}
                     assert not invalid, f"Mitra sent invalid payloads: {invalid}"

@@ -32,6 +32,9 @@ async def _turn(chat: Chat, db: Any, wa_id: str, spec: dict[str, Any]) -> list[A
 
 
 async def _run(chat: Chat, db: Any, service: Service, example: Example) -> None:
+    # Each example numbers its applications from the start, as `mitra catalog test` does.
+    db.execute("TRUNCATE document_deliveries, documents, case_events, cases, case_serials CASCADE")
+    db.commit()
     wa_id = str(next(CITIZENS))
     await _turn(chat, db, wa_id, {"text": "Hi"})
     label = "తెలుగు" if example.language == "te" else "English"

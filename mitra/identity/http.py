@@ -107,7 +107,7 @@ class HttpEkycProvider:
             response = self._client.post(
                 self._base_url + path,
                 json=payload,
-                headers={"Authorization": f"Bearer {self._token}"},
+                headers={"Authorization": f"Bearer {self._token}"} if self._token else {},
                 timeout=self._timeout,
             )
         except httpx.HTTPError as exc:
