@@ -172,6 +172,18 @@ async def test_from_application_to_a_verified_certificate_in_the_chat(
         holder = checked.facts["holder_name"]
         assert holder and holder != "Citizen"  # the name on Aadhaar, from the e-KYC provider
 
+        # GEN-04 ("my documents") sends it again, by the media id already uploaded.
+        said = await turn(chat, db, wa_id, text="my documents")
+        assert "Income Certificate" in said
+        said = await turn(
+            chat, db, wa_id, reply_id=f"opt:pick:{document_id}", reply_title="x", list=True
+        )
+        assert "Sending Income Certificate" in said
+        await deliveries_done(db)
+        await chat.settled(db)
+        again = [m for m in chat.received(wa_id) if m.body.get("type") == "document"]
+        assert len(again) == 2 and again[1].body["document"]["id"] == info["id"]
+
         tampered = bytearray(pdf)
         tampered[len(pdf) // 2] ^= 0x01
         assert verify_pdf(bytes(tampered), keys).reason == "tampered"
@@ -196,9 +208,14 @@ async def test_from_application_to_a_verified_certificate_in_the_chat(
         page = await api.get(f"/verify/{document_id}")
         assert 'data-status="revoked"' in page.text and "forged income proof" in page.text
 
-        # GEN-04 puts the document back in the chat… unless it was revoked.
+        # GEN-04 puts a revoked document in the chat no more.
         said = await turn(chat, db, wa_id, text="GEN-04")
-        assert "Income Certificate" not in said or "revoked" in said.casefold()
+        [row] = chat.received(wa_id)[-1].body["interactive"]["action"]["sections"][0]["rows"]
+        assert row["title"] == "Income Certificate" and row["description"].endswith("Revoked")
+        said = await turn(
+            chat, db, wa_id, reply_id=f"opt:pick:{document_id}", reply_title="x", list=True
+        )
+        assert "was revoked by the office that issued it" in said
 
     assert_no_aadhaar_or_otp(db, cipher, caplog)
 

@@ -672,8 +672,12 @@ def _options_message(
 ) -> OutboundMessage:
     """Up to three short options as buttons; otherwise a list, paged nine at a time with a
     "More…" row (never cut off)."""
-    if len(opts) <= limits.REPLY_BUTTONS_MAX and all(
-        len(o.title(lang)) <= limits.BUTTON_TITLE for o in opts
+    # Options made from data keep their descriptions (a document's number and status), which
+    # buttons cannot show: they are always a list.
+    if (
+        len(opts) <= limits.REPLY_BUTTONS_MAX
+        and step.options_from is None
+        and all(len(o.title(lang)) <= limits.BUTTON_TITLE for o in opts)
     ):
         return messages.reply_buttons(
             prompt, [(f"opt:{step.id}:{o.id}", o.title(lang)) for o in opts]
