@@ -160,7 +160,23 @@ def e2e(
     _emit(as_json, report.to_json())
 
 
+def documents(
+    count: Annotated[int, typer.Option(min=1, help="Certificates to render.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Issuing documents: render + sign and offline verification of bilingual certificates
+    (the work an approval does in its transaction)."""
+    from mitra.bench.documents import print_documents_report, run_documents
+
+    out, _ = _consoles(as_json)
+    with _progress(out) as progress:
+        report = run_documents(count, progress)
+    print_documents_report(out, report)
+    _emit(as_json, report.to_json())
+
+
 def register(bench_app: typer.Typer) -> None:
-    """Add `ingest` and `e2e` to the `mitra bench` sub-app."""
+    """Add `ingest`, `e2e` and `documents` to the `mitra bench` sub-app."""
     bench_app.command("ingest")(ingest)
     bench_app.command("e2e")(e2e)
+    bench_app.command("documents")(documents)
