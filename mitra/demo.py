@@ -29,6 +29,8 @@ def fake_graph_for(settings: Settings) -> Any:
             app_secret=settings.whatsapp_app_secret,
             webhook_url=settings.public_url + WEBHOOK_PATH,
             rate=settings.send_rate,
+            # Media URLs must carry the /fake-graph prefix it is mounted under.
+            public_url=settings.graph_api_url,
         )
     )
 

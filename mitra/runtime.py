@@ -66,11 +66,26 @@ def demo_defaults(data_dir: Path, public_url: str) -> dict[str, str]:
 
 def apply_demo_defaults(data_dir: Path, public_url: str) -> None:
     """Put demo defaults into the environment wherever a variable is not set explicitly."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "demo-public-url").write_text(public_url)
     explicit_graph = "MITRA_GRAPH_API_URL" in os.environ
     for name, value in demo_defaults(data_dir, public_url).items():
         if name == "MITRA_FAKE_GRAPH" and explicit_graph:
             continue
         os.environ.setdefault(name, value)
+
+
+def join_running_demo() -> bool:
+    """For commands run beside `mitra demo` (`mitra case …`): if MITRA_DATA_DIR holds a demo,
+    use its secrets, database and public URL wherever nothing is set explicitly. A data
+    directory without a demo is left alone: no secrets are ever made up here."""
+    data_dir = default_data_dir()
+    if not (data_dir / "demo-secrets.json").exists():
+        return False
+    url_file = data_dir / "demo-public-url"
+    public_url = url_file.read_text().strip() if url_file.exists() else "http://localhost:8000"
+    apply_demo_defaults(data_dir, os.environ.get("MITRA_PUBLIC_URL", public_url))
+    return True
 
 
 @contextmanager

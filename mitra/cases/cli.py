@@ -36,10 +36,11 @@ Department = Annotated[
 @contextmanager
 def _desk() -> Iterator[tuple[psycopg.Connection[Any], CaseDesk]]:
     from mitra.cli import _require_migrated, _settings
-    from mitra.runtime import database
+    from mitra.runtime import database, join_running_demo
     from mitra.store.db import connect
     from mitra.web.app import cipher_for
 
+    join_running_demo()
     with database(_settings()) as settings:
         _require_migrated(settings)
         with connect(settings) as conn:
