@@ -14,7 +14,7 @@ import httpx
 from mitra.config import Settings
 from mitra.departments.sandbox import create_sandbox_app
 from mitra.departments.sandbox_client import sandbox_client
-from mitra.identity import HttpEkycProvider, create_ekyc_sandbox_app
+from mitra.identity import EkycDesk, HttpEkycProvider, create_ekyc_sandbox_app
 from mitra.jobs.worker import Worker
 from mitra.web.app import WEBHOOK_PATH, create_web
 from mitra.whatsapp.fake_graph import FakeGraph, FakeGraphConfig, SentMessage, create_fake_graph_app
@@ -140,7 +140,10 @@ async def running_mitra(settings: Settings, **fake_options: Any) -> AsyncIterato
         try:
             sandbox = create_sandbox_app()
             # The e-KYC sandbox over real HTTP (the processor calls it synchronously).
-            with serving(create_ekyc_sandbox_app()) as ekyc_url:
+            # Every example may use the same sample Aadhaar number: no hourly OTP limit here
+            # (tests/identity checks the limit itself).
+            desk = EkycDesk(max_otp_requests=1_000_000)
+            with serving(create_ekyc_sandbox_app(desk=desk)) as ekyc_url:
                 ekyc = HttpEkycProvider(ekyc_url, "")
                 async with sandbox_client(sandbox) as departments:
                     worker = Worker(settings, http=graph_http, departments=departments, ekyc=ekyc)

@@ -131,6 +131,7 @@ class EkycDesk:
 
     otp: str = field(default=SANDBOX_OTP, repr=False)
     clock: Callable[[], float] = time.monotonic
+    max_otp_requests: int = MAX_OTP_REQUESTS  # per number per hour
     _key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     _pending: dict[str, _Transaction] = field(default_factory=dict, repr=False)
     _requests: dict[str, list[float]] = field(default_factory=dict, repr=False)
@@ -144,7 +145,7 @@ class EkycDesk:
         with self._lock:
             now = self.clock()
             recent = [t for t in self._requests.get(number_key, []) if now - t < OTP_WINDOW]
-            if len(recent) >= MAX_OTP_REQUESTS:
+            if len(recent) >= self.max_otp_requests:
                 self._requests[number_key] = recent
                 raise EkycError("too_many_attempts", detail="too many OTP requests this hour")
             self._requests[number_key] = [*recent, now]
