@@ -188,7 +188,10 @@ async def test_killed_workers_and_web_process_lose_nothing_and_answer_once(
     seed = int(os.environ.get("MITRA_TEST_SEED", time.time_ns() % 10**6))
     print(f"random seed {seed} (MITRA_TEST_SEED to repeat)")
     rng = random.Random(seed)
-    fake, serve, worker = cluster.fake(), cluster.serve(), cluster.worker()
+    # Sending at 60/s, a batch's 300 replies take five seconds to leave: there is work in
+    # progress at every crash point, however fast the machine and however long a restarted
+    # worker takes to start.
+    fake, serve, worker = cluster.fake(), cluster.serve(), cluster.worker(MITRA_SEND_RATE="60")
     await asyncio.gather(cluster.wait_fake(fake), cluster.wait_serve(serve))
 
     citizens = [f"9197{i:08d}" for i in range(150)]
