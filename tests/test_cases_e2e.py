@@ -251,6 +251,31 @@ async def test_returned_for_information_the_citizen_answers_in_the_chat(
         assert case["status"] == "in_review"
         assert case["replies"][0]["text"] == "ZP High School, Tenali"
         assert [e["action"] for e in case["history"]] == ["submit", "return", "answer"]
+
+        # Returned again a day later, outside the 24-hour window: a template, and the
+        # citizen answers by sending "answer".
+        db.execute("UPDATE citizens SET last_inbound_at = now() - interval '2 days'")
+        db.commit()
+        before = len(chat.received(wa_id))
+        again = await api.post(
+            f"/api/v1/cases/{reference}/actions",
+            json={"action": "return", "note": "Send the school's name in full"},
+            headers=revenue,
+        )
+        assert again.status_code == 200
+        await chat.settled(db)
+        [template] = chat.received(wa_id)[before:]
+        assert template.body["type"] == "template"
+        assert template.body["template"]["name"] == "case_returned_for_information"
+        said = await turn(chat, db, wa_id, text="answer")
+        assert "Which application do you want to answer?" in said
+        said = await turn(
+            chat, db, wa_id, reply_id=f"opt:reference:{reference}", reply_title="x", list=True
+        )
+        assert "The officer asked: Send the school's name in full" in said
+        said = await turn(chat, db, wa_id, text="Zilla Parishad High School, Tenali")
+        assert f"added to application {reference}" in said
+
         # Withdrawn by the citizen, it cannot then be approved.
         said = await turn(chat, db, wa_id, text="REV-30")
         assert reference in said
