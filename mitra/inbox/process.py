@@ -22,6 +22,7 @@ import psycopg
 from mitra.conversation.engine import Effect, EffectResult, Session, Transition, Turn, handle
 from mitra.conversation.locale import t
 from mitra.crypto import FieldCipher
+from mitra.jobs.identity_calls import run_transient
 from mitra.outbox.queue import enqueue
 from mitra.whatsapp import messages
 from mitra.whatsapp.events import InboundMessage, event_from_dict
@@ -49,8 +50,6 @@ MAX_TRANSIENT_CALLS = 3
 def _with_transient_calls(turn: Turn, run_engine: Engine, clock: datetime, ekyc: Any) -> Turn:
     """Make the turn's transient calls now (never stored: mitra.jobs.identity_calls) and fold
     the engine's answers to them into one turn."""
-    from mitra.jobs.identity_calls import run_transient
-
     for _ in range(MAX_TRANSIENT_CALLS):
         if not turn.transient:
             return turn
