@@ -164,6 +164,27 @@ def my_cases(
     return out
 
 
+def my_requests(cases: list[dict[str, Any]], looked_up: list[dict[str, Any]]) -> dict[str, Any]:
+    """GEN-03's answer: the citizen's own cases first, then numbers they looked up at
+    departments (at most ten), and the cases waiting on them (returned) or still open."""
+    made_here = {c["reference"] for c in cases}
+    requests = [
+        {
+            "number": c["reference"],
+            "title": c["what"],
+            "status": c["status"],
+            "checked_at": c["at"],
+            "expected_by": c["expected_by"],
+        }
+        for c in cases
+    ] + [r for r in looked_up if r["number"] not in made_here]
+    return {
+        "requests": requests[:10],
+        "returned": [c for c in cases if c["status"] == "returned"],
+        "open": [c for c in cases if c["status"] in ("submitted", "in_review", "returned")],
+    }
+
+
 def my_documents(conn: psycopg.Connection[Any], citizen_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT id, kind, reference, title, issued_at, valid_until, revoked_at FROM documents"

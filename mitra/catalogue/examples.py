@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from mitra.cases.chat import my_requests
 from mitra.cases.lifecycle import CaseError, check
 from mitra.cases.store import (
     DEFAULT_SLA_DAYS,
@@ -243,26 +244,7 @@ def _platform_answer(
                 True,
                 {"documents": summarise_lookups(mine), "issued": [], "has_issued": "no"},
             )
-        made = cases.mine()
-        requests = [
-            {
-                "number": c["reference"],
-                "title": c["what"],
-                "status": c["status"],
-                "checked_at": c["at"],
-                "expected_by": c["expected_by"],
-            }
-            for c in made
-        ] + summarise_lookups(mine)
-        return EffectResult(
-            effect_id,
-            True,
-            {
-                "requests": requests[:10],
-                "returned": [c for c in made if c["status"] == "returned"],
-                "open": [c for c in made if c["status"] in ("submitted", "in_review", "returned")],
-            },
-        )
+        return EffectResult(effect_id, True, my_requests(cases.mine(), summarise_lookups(mine)))
     if operation == "verify_message":
         sent = matches(str(args.get("text") or ""), said)
         return EffectResult(effect_id, True, {"sent": "yes" if sent else "no", "at": None})

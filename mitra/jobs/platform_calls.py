@@ -102,24 +102,10 @@ def _case_operation(
             raise NotMitras()
         return found
     if operation == "my_requests":
-        cases = chat.my_cases(conn, catalogue, citizen_id)
-        looked_up = my_lookups(conn, cipher, citizen_id, ("application", "grievance"))
-        made_here = {c["reference"] for c in cases}
-        requests = [
-            {
-                "number": c["reference"],
-                "title": c["what"],
-                "status": c["status"],
-                "checked_at": c["at"],
-                "expected_by": c["expected_by"],
-            }
-            for c in cases
-        ] + [r for r in looked_up if r["number"] not in made_here]
-        return {
-            "requests": requests[:10],
-            "returned": [c for c in cases if c["status"] == "returned"],
-            "open": [c for c in cases if c["status"] in ("submitted", "in_review", "returned")],
-        }
+        return chat.my_requests(
+            chat.my_cases(conn, catalogue, citizen_id),
+            my_lookups(conn, cipher, citizen_id, ("application", "grievance")),
+        )
     # my_documents: what Mitra issued them, then documents they looked up at departments.
     issued = chat.my_documents(conn, citizen_id)
     return {
