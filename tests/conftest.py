@@ -23,6 +23,10 @@ from mitra.documents.signing import generate_private_key_b64
 from mitra.store.embedded import create_database, start_embedded_postgres
 
 TABLES = (
+    "bookings",
+    "refunds",
+    "payment_events",
+    "payments",
     "api_keys",
     "document_deliveries",
     "documents",

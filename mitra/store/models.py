@@ -282,6 +282,7 @@ documents = Table(
     metadata,
     Column("id", Text, primary_key=True),  # unguessable: it is in the QR code
     Column("case_id", BigInteger, ForeignKey("cases.id")),
+    Column("payment_id", BigInteger),  # a receipt or e-ticket (payments.id)
     Column("citizen_id", BigInteger, ForeignKey("citizens.id"), nullable=False),
     Column("kind", Text, nullable=False),
     Column("reference", Text, nullable=False),
@@ -330,4 +331,98 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
     Column("last_used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+)
+
+# ---- payments and bookings: docs/decisions/0007-payments.md ------------------------------
+
+# A payment for a bill, a booking or a donation. Money is integer paise. What it pays for and
+# the conversation's answers (to write the receipt) are personal: encrypted.
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("reference", Text, nullable=False, unique=True),  # PAY-2026-000001-X
+    Column("citizen_id", BigInteger, ForeignKey("citizens.id"), nullable=False),
+    Column("effect_id", Text, nullable=False, unique=True),  # the chat's pay step: idempotency
+    Column("service", Text, nullable=False),
+    Column("service_version", Integer, nullable=False),
+    Column("department", Text, nullable=False),
+    Column("purpose", Text, nullable=False),  # bill | booking | donation
+    Column("purpose_ref", Text),  # the hold id for a booking
+    Column("details_enc", LargeBinary, nullable=False),
+    Column("amount_paise", BigInteger, nullable=False),
+    Column("gateway", Text, nullable=False),
+    Column("link_id", Text, unique=True),
+    Column("link_url", Text),
+    Column("gateway_payment_id", Text),
+    # created → captured | failed | expired; captured → refunded | partially_refunded
+    Column("status", Text, nullable=False, server_default=text("'created'")),
+    Column("refunded_paise", BigInteger, nullable=False, server_default=text("0")),
+    # After capture: pending → running → done | refunded (the service could not be given)
+    Column("fulfilment", Text),
+    Column("fulfil_after", DateTime(timezone=True)),
+    Column("fulfil_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("fulfil_error", Text),
+    Column("receipt_document_id", Text),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("captured_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Index("ix_payments_open", "created_at", postgresql_where=text("status = 'created'")),
+    Index(
+        "ix_payments_fulfil",
+        "fulfil_after",
+        postgresql_where=text("fulfilment IN ('pending', 'running')"),
+    ),
+    Index("ix_payments_citizen", "citizen_id", "created_at"),
+)
+
+# Every gateway callback (and reconciliation finding), once: (gateway, event_id) is unique.
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("gateway", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("payment_id", BigInteger, ForeignKey("payments.id")),
+    Column("state", Text, nullable=False),
+    Column("amount_paise", BigInteger),
+    Column("outcome", Text, nullable=False),  # applied | ignored | unknown_link | mismatch
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Index("uq_payment_events_gateway_event", "gateway", "event_id", unique=True),
+)
+
+# Refunds asked of the gateway; the key makes a retry refund once.
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("payment_id", BigInteger, ForeignKey("payments.id"), nullable=False),
+    Column("key", Text, nullable=False, unique=True),
+    Column("amount_paise", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("gateway_refund_id", Text),
+    Column("status", Text, nullable=False, server_default=text("'requested'")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
+)
+
+# A booking made in the chat: a hold at the department, paid, then confirmed (or refunded).
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("payment_id", BigInteger, ForeignKey("payments.id"), nullable=False, unique=True),
+    Column("citizen_id", BigInteger, ForeignKey("citizens.id"), nullable=False),
+    Column("department", Text, nullable=False),
+    Column("service", Text, nullable=False),
+    Column("hold_id", Text, nullable=False),
+    Column("booking_id", Text, unique=True),  # the department's, once confirmed
+    Column("item", JSONB, nullable=False),  # kind, id, date, label
+    Column("quantity", Integer, nullable=False),
+    # held → confirmed | failed (refunded) | expired; confirmed → cancelling → cancelled
+    Column("status", Text, nullable=False, server_default=text("'held'")),
+    Column("ticket_document_id", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Index("ix_bookings_citizen", "citizen_id", "created_at"),
 )
