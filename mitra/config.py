@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     # /sandbox/ekyc is used when no URL is set.
     ekyc_url: str | None = None
     ekyc_token: str | None = None
+    # Payments: "sandbox" (the stand-in gateway under /sandbox/pay, as the demo uses) or
+    # "razorpay" (MITRA_RAZORPAY_KEY_ID / _KEY_SECRET; callbacks signed with the webhook secret).
+    payment_gateway: str = "sandbox"
+    payment_webhook_secret: str | None = None
+    razorpay_key_id: str | None = None
+    razorpay_key_secret: str | None = None
+    payment_link_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    payment_reconcile_after: int = Field(default=600, ge=30)
     # The SLA clock: how often the worker looks for cases coming due (seconds), and how long
     # before the due date the office is reminded (days).
     sla_interval: int = Field(default=60, ge=1)

@@ -48,6 +48,10 @@ def demo_defaults(data_dir: Path, public_url: str) -> dict[str, str]:
         }
         path.write_text(json.dumps(stored, indent=2))
         path.chmod(0o600)
+    if "MITRA_PAYMENT_WEBHOOK_SECRET" not in stored:  # a data directory from before payments
+        stored["MITRA_PAYMENT_WEBHOOK_SECRET"] = secrets.token_hex(24)
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
     if "MITRA_DOCUMENT_SIGNING_KEY" not in stored:  # a data directory from before documents
         from mitra.documents.signing import generate_private_key_b64
 

@@ -46,6 +46,7 @@ TABLES = (
 
 PHONE_NUMBER_ID = "106540352242922"
 SIGNING_KEY = generate_private_key_b64()
+PAYMENT_SECRET = "test-payment-webhook-secret"
 APP_SECRET = "test-app-secret"
 ACCESS_TOKEN = "test-access-token"
 VERIFY_TOKEN = "test-verify-token"
@@ -90,6 +91,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "public_url": "http://mitra.test",
         "data_dir": tempfile.gettempdir(),
         "document_signing_key": SIGNING_KEY,
+        "payment_webhook_secret": PAYMENT_SECRET,
     }
     values.update(overrides)
     return load_settings(**values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mitra.cases.issue import Issuer
 from mitra.cases.notify import Notifier
@@ -14,10 +15,14 @@ from mitra.documents.signing import Signer, load_signer
 
 @dataclass
 class CaseDesk:
+    """What Mitra's own operations need (cases, documents, payments)."""
+
     cipher: FieldCipher
     catalogue: Catalogue
     notifier: Notifier
     signer: Signer | None
+    gateway: Any = None  # mitra.payments.port.PaymentGateway
+    link_minutes: int = 15
 
     @classmethod
     def create(

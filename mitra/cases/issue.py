@@ -15,6 +15,7 @@ import psycopg
 from mitra.cases import store
 from mitra.cases.store import IST, Actor
 from mitra.catalogue.loader import Catalogue
+from mitra.catalogue.schema import Service
 from mitra.conversation.engine import Flow, fill
 from mitra.crypto import FieldCipher
 from mitra.documents.container import find_seal
@@ -61,16 +62,17 @@ class Issuer:
     def __call__(
         self, conn: psycopg.Connection[Any], case: dict[str, Any], actor: Actor, now: datetime
     ) -> str | None:
+        """The document a case's approval issues (None if its service issues none)."""
         service = store.service_of(self.catalogue, case)
         if service is None or service.document is None:
             return None
-        spec = service.document
         record = store.private(self.cipher, conn, case["id"])
         applicant = record["applicant"]
-        flow = Flow(
-            case["service"],
-            case["service_version"],
-            "",
+        offices = {o["id"]: o for o in case["offices"]}
+        office = offices.get(case["office_id"]) or case["offices"][0]
+        document_id = self.issue(
+            conn,
+            service=service,
             answers=record.get("answers") or {},
             results={
                 "choices": record.get("choices") or {},
@@ -78,18 +80,50 @@ class Issuer:
                 "applicant": applicant,
                 "case": {"reference": case["reference"]},
             },
+            holder_name=str(applicant.get("name") or ""),
+            reference=case["reference"],
+            office=(office["id"], office["name"]),
+            officer=(
+                actor.name if actor.kind == "officer" and actor.name else "Digitally signed",
+                DESIGNATIONS.get(str(office.get("type")), AUTHORISED),
+            ),
+            citizen_id=case["citizen_id"],
+            case_id=case["id"],
+            now=now,
         )
-        offices = {o["id"]: o for o in case["offices"]}
-        office = offices.get(case["office_id"]) or case["offices"][0]
-        department = self.catalogue.department(case["department"])
+        store.attach_document(conn, case, document_id, now)
+        return document_id
+
+    def issue(
+        self,
+        conn: psycopg.Connection[Any],
+        *,
+        service: Service,
+        answers: dict[str, Any],
+        results: dict[str, Any],
+        holder_name: str,
+        reference: str,
+        office: tuple[str, dict[str, str]],
+        officer: tuple[str, Bilingual],
+        citizen_id: int,
+        now: datetime,
+        case_id: int | None = None,
+        payment_id: int | None = None,
+    ) -> str:
+        """Render, sign and store the service's document, its facts filled in both languages
+        from the conversation (`{answers.…}` and the results: choices, place, payment …)."""
+        spec = service.document
+        assert spec is not None
+        flow = Flow(service.code, service.version, "", answers=answers, results=results)
+        department = self.catalogue.department(service.department)
         issued_on = now.astimezone(IST).date()
         document_id = new_document_id()
         facts = DocumentFacts(
             document_id=document_id,
             kind=spec.kind,
             title=Bilingual(spec.title.en, spec.title.te),
-            reference=case["reference"],
-            holder_name=str(applicant.get("name") or ""),
+            reference=reference,
+            holder_name=holder_name,
             facts=[
                 Fact(
                     Bilingual(f.label.en, f.label.te),
@@ -98,16 +132,13 @@ class Issuer:
                 for f in spec.facts
             ],
             department=Department(
-                case["department"],
+                service.department,
                 Bilingual(department.name.en, department.name.te)
                 if department
-                else Bilingual(case["department"], case["department"]),
+                else Bilingual(service.department, service.department),
             ),
-            office=Office(office["id"], Bilingual(office["name"]["en"], office["name"]["te"])),
-            officer=Officer(
-                actor.name if actor.kind == "officer" and actor.name else "Digitally signed",
-                DESIGNATIONS.get(str(office.get("type")), AUTHORISED),
-            ),
+            office=Office(office[0], Bilingual(office[1]["en"], office[1]["te"])),
+            officer=Officer(officer[0], officer[1]),
             issued_on=issued_on,
             valid_until=add_months(issued_on, spec.valid_months) if spec.valid_months else None,
             verify_url=f"{self.public_url.rstrip('/')}/verify/{document_id}",
@@ -116,15 +147,16 @@ class Issuer:
         pdf = render_signed(facts, self.signer)
         seal = find_seal(pdf)
         conn.execute(
-            "INSERT INTO documents (id, case_id, citizen_id, kind, reference, title, facts_enc,"
-            " pdf_enc, pdf_sha256, signature, key_id, issued_at, valid_until)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO documents (id, case_id, payment_id, citizen_id, kind, reference, title,"
+            " facts_enc, pdf_enc, pdf_sha256, signature, key_id, issued_at, valid_until)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 document_id,
-                case["id"],
-                case["citizen_id"],
+                case_id,
+                payment_id,
+                citizen_id,
                 spec.kind,
-                case["reference"],
+                reference,
                 orjson.dumps({"en": spec.title.en, "te": spec.title.te}).decode(),
                 self.cipher.encrypt(seal.facts_json, context=b"document_facts"),
                 self.cipher.encrypt(pdf, context=b"document_pdf"),
@@ -137,7 +169,6 @@ class Issuer:
                 else None,
             ),
         )
-        store.attach_document(conn, case, document_id, now)
         return document_id
 
 

@@ -148,6 +148,9 @@ PLATFORM_OPERATIONS = (
     "withdraw_case",
     "answer_case",
     "send_document",
+    "create_payment",
+    "my_bookings",
+    "cancel_booking",
 )
 # Calls made while the citizen's message is being processed and never stored: the identity
 # step-up's Aadhaar number and OTP must not reach the database (mitra.jobs.identity_calls).
@@ -176,6 +179,11 @@ class LookupStep(Model):
         "withdraw_case",
         "answer_case",
         "send_document",
+        "hold",
+        "inventory",
+        "inventory_list",
+        "my_bookings",
+        "cancel_booking",
     ]
     args: dict[str, str] = Field(default_factory=dict)  # values may use {placeholders}
     save_as: str = "result"
@@ -238,6 +246,44 @@ class SubmitStep(Model):
     save_as: str = "case"
 
 
+class RefundRule(Model):
+    """What cancelling a booking gives back: `percent` of what was paid when cancelled at least
+    `hours_before` the booked day starts, else nothing (`percent: 0` — no refunds)."""
+
+    percent: int = Field(ge=0, le=100)
+    hours_before: int = Field(default=0, ge=0)
+
+
+class PayStep(Model):
+    """Take a payment. Mitra makes a payment link at the gateway and sends it as a button; the
+    service's `document` (receipt, e-ticket) and what the payment completes (a bill credited
+    at the department, a held booking confirmed) follow when the gateway confirms it — even if
+    the citizen has moved on in the chat.
+
+    `amount` is a template giving paise ("{account.dues_paise}", "{hold.amount_paise}",
+    "{answers.amount}"). Bills name the account (`account: {kind, number}`); bookings name the
+    results key of their hold (`hold`) and the cancellation `refund` rule."""
+
+    kind: Literal["pay"]
+    id: str
+    purpose: Literal["bill", "booking", "donation"]
+    amount: str
+    prompt: Text  # the text with the pay button: what, how much, for how long the link works
+    button: Text  # ≤ 20 characters
+    account: dict[str, str] = Field(default_factory=dict)
+    hold: str | None = None
+    refund: RefundRule | None = None
+    save_as: str = "payment"
+
+    @model_validator(mode="after")
+    def _what_it_pays(self) -> PayStep:
+        if self.purpose == "bill" and set(self.account) != {"kind", "number"}:
+            raise ValueError("a bill payment names its account: {kind, number}")
+        if self.purpose == "booking" and (self.hold is None or self.refund is None):
+            raise ValueError("a booking payment names its hold and its refund rule")
+        return self
+
+
 class HandoverStep(Model):
     kind: Literal["handover"]
     id: str
@@ -255,6 +301,7 @@ Step = Annotated[
     | BranchStep
     | IdentifyStep
     | SubmitStep
+    | PayStep
     | HandoverStep,
     Field(discriminator="kind"),
 ]

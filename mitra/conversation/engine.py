@@ -35,6 +35,7 @@ from mitra.catalogue.schema import (
     LookupStep,
     MediaStep,
     Option,
+    PayStep,
     Service,
     ShowStep,
     SubmitStep,
@@ -556,6 +557,15 @@ def _run(s: Session, service: Service, now: datetime | None, cat: Catalogue, out
             )
             out.effects.append(effect)
             return replace(s, flow=replace(flow, waiting=effect.id), state="flow")
+        if isinstance(step, PayStep):
+            effect = Effect(
+                id=uuid.uuid4().hex,
+                department=service.department,
+                operation="create_payment",
+                args=_payment(service, step, flow, lang),
+            )
+            out.effects.append(effect)
+            return replace(s, flow=replace(flow, waiting=effect.id), state="flow")
         if isinstance(step, SubmitStep):
             effect = Effect(
                 id=uuid.uuid4().hex,
@@ -860,7 +870,16 @@ def _effect_result(
     flow = replace(flow, waiting=None)
     if isinstance(step, IdentifyStep):
         return _identify_result(replace(s, flow=flow), service, step, result, now, cat, out)
-    assert isinstance(step, (LookupStep, SubmitStep))
+    assert isinstance(step, (LookupStep, SubmitStep, PayStep))
+    if result.ok and isinstance(step, PayStep):
+        # The link goes out as a button; the receipt follows when the gateway confirms.
+        out.transitions.append(Transition(service.code, service.version, step.id, "completed"))
+        flow = replace(flow, results={**flow.results, step.save_as: result.data or {}})
+        url = str((result.data or {}).get("url") or "")
+        out.replies.append(
+            messages.cta_url(fill(step.prompt(lang), flow, lang), step.button(lang), url)
+        )
+        return replace(s, flow=None, state="menu")
     if result.ok:
         out.transitions.append(
             Transition(
@@ -873,9 +892,9 @@ def _effect_result(
             return replace(s, flow=None, state="menu")
         flow = replace(flow, step=following)
         return _run(replace(s, flow=flow, state="flow"), service, now, cat, out)
-    if result.error in ("not_found", "invalid"):
+    if result.error in ("not_found", "invalid", "sold_out", "expired", "conflict"):
         out.transitions.append(Transition(service.code, service.version, step.id, "not_found"))
-        if isinstance(step, SubmitStep):
+        if isinstance(step, (SubmitStep, PayStep)):
             # Mitra refused the application itself (a bug or a catalogue error): say so plainly.
             out.replies.append(_final(t(lang, "something_wrong"), lang))
             return replace(s, flow=None, state="menu")
@@ -911,17 +930,20 @@ def _notify_later(s: Session, now: datetime, cat: Catalogue, out: _Out) -> Sessi
     if service is None:
         return _main_menu(s, out, cat)
     step = service.step(s.flow.step)
-    if not isinstance(step, (LookupStep, SubmitStep)):
+    if not isinstance(step, (LookupStep, SubmitStep, PayStep)):
         return _prompt_current(s, now, cat, out)
+    operation: str
+    if isinstance(step, LookupStep):
+        operation, args = step.operation, {k: fill(v, s.flow, lang) for k, v in step.args.items()}
+    elif isinstance(step, PayStep):
+        operation, args = "create_payment", _payment(service, step, s.flow, lang)
+    else:
+        operation, args = "submit_case", _submission(service, step, s.flow, lang)
     effect = Effect(
         id=uuid.uuid4().hex,
         department=service.department,
-        operation=step.operation if isinstance(step, LookupStep) else "submit_case",
-        args=(
-            {k: fill(v, s.flow, lang) for k, v in step.args.items()}
-            if isinstance(step, LookupStep)
-            else _submission(service, step, s.flow, lang)
-        ),
+        operation=operation,
+        args=args,
         not_before_seconds=NOTIFY_RETRY_SECONDS,
     )
     out.effects.append(effect)
@@ -1061,6 +1083,25 @@ def _submission(service: Service, step: SubmitStep, flow: Flow, lang: str) -> di
         "answers": orjson.dumps(flow.answers).decode(),
         "choices": orjson.dumps(choices).decode(),
         "area": orjson.dumps(flow.results.get(step.area) or {}).decode(),
+    }
+
+
+def _payment(service: Service, step: PayStep, flow: Flow, lang: str) -> dict[str, str]:
+    """What a create_payment effect carries: the amount and what it pays for, and the whole
+    conversation (answers, chosen options, results) for the receipt. JSON text values."""
+    hold = flow.results.get(step.hold) if step.hold else None
+    return {
+        "service": service.code,
+        "version": str(service.version),
+        "language": lang,
+        "purpose": step.purpose,
+        "amount": fill(step.amount, flow, lang),
+        "description": service.title(lang),
+        "account": orjson.dumps({k: fill(v, flow, lang) for k, v in step.account.items()}).decode(),
+        "hold": orjson.dumps(hold or {}).decode(),
+        "refund": orjson.dumps(step.refund.model_dump() if step.refund else None).decode(),
+        "answers": orjson.dumps(flow.answers).decode(),
+        "results": orjson.dumps({k: v for k, v in flow.results.items() if k != KYC}).decode(),
     }
 
 

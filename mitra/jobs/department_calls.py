@@ -66,7 +66,8 @@ def claim_calls(conn: psycopg.Connection[Any], cipher: FieldCipher, batch: int =
 async def make_calls(calls: list[Call], caller: Caller) -> list[tuple[Call, EffectResult]]:
     async def one(call: Call) -> tuple[Call, EffectResult]:
         try:
-            data = await caller(call.department, call.operation, call.args)
+            args = {**call.args, "_key": call.id} if call.operation == "hold" else call.args
+            data = await caller(call.department, call.operation, args)
         except Exception as exc:
             kind = getattr(exc, "kind", None) or "unavailable"
             if kind == "unavailable":
@@ -204,6 +205,17 @@ def client_caller(client: Any) -> Caller:
             result = await client.info(topic, **a)
         elif operation == "locate":
             result = await client.locate(float(a["lat"]), float(a["lon"]))
+        elif operation == "inventory":
+            result = await client.inventory(department, a["kind"], a["id"], a["date"])
+        elif operation == "inventory_list":
+            kind, day = a.pop("kind"), a.pop("date")
+            result = await client.inventory_list(department, kind, day, **a)
+        elif operation == "hold":
+            # The effect id is the idempotency key: a retried call never holds twice.
+            item = {"kind": a["kind"], "id": a["id"], "date": a["date"]}
+            result = await client.hold(
+                department, {"item": item, "quantity": int(a.get("quantity") or 1)}, a["_key"]
+            )
         else:
             raise ValueError(f"unknown operation {operation}")
         return result

@@ -20,6 +20,9 @@ from mitra.cases.lifecycle import CaseError
 from mitra.catalogue.schema import PLATFORM_OPERATIONS
 from mitra.crypto import FieldCipher
 from mitra.outbox.queue import decode_payload
+from mitra.payments import chat as payments_chat
+from mitra.payments.port import GatewayError
+from mitra.payments.store import PaymentError
 
 RECENT_MESSAGES = 2000  # how far back "did you send me this?" looks
 MIN_MATCH = 20  # characters of a forwarded message needed to compare a part of it
@@ -53,6 +56,15 @@ def answer(
         return {"requests": my_lookups(conn, cipher, citizen_id, ("application", "grievance"))}
     if desk is None and operation == "my_documents":
         return {"documents": my_lookups(conn, cipher, citizen_id, ("document",))}
+    if operation in PAYMENT_OPERATIONS:
+        if desk is None or desk.gateway is None:
+            raise PlatformLookupError("unavailable")
+        try:
+            return _payment_operation(conn, desk, citizen_id, operation, args, effect_id)
+        except PaymentError as exc:
+            raise PlatformLookupError(exc.kind) from exc
+        except GatewayError as exc:
+            raise PlatformLookupError("unavailable") from exc
     if operation in CASE_OPERATIONS:
         if desk is None:
             raise PlatformLookupError("unavailable")
@@ -113,6 +125,35 @@ def _case_operation(
         "has_issued": "yes" if issued else "no",
         "documents": my_lookups(conn, cipher, citizen_id, ("document",)),
     }
+
+
+PAYMENT_OPERATIONS = ("create_payment", "my_bookings", "cancel_booking")
+
+
+def _payment_operation(
+    conn: psycopg.Connection[Any],
+    desk: CaseDesk,
+    citizen_id: int,
+    operation: str,
+    args: dict[str, Any],
+    effect_id: str,
+) -> dict[str, Any]:
+    if operation == "create_payment":
+        return payments_chat.create_payment(
+            conn,
+            desk.cipher,
+            desk.gateway,
+            desk.catalogue,
+            citizen_id,
+            effect_id,
+            args,
+            desk.link_minutes,
+        )
+    if operation == "my_bookings":
+        return payments_chat.my_bookings(conn, desk.cipher, citizen_id)
+    return payments_chat.cancel_booking(
+        conn, desk.cipher, citizen_id, str(args.get("booking") or "")
+    )
 
 
 class NotMitras(Exception):

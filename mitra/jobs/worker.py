@@ -37,6 +37,9 @@ from mitra.jobs.department_calls import (
 from mitra.jobs.identity_calls import provider_from_settings
 from mitra.outbox.queue import OUTBOX_CHANNEL
 from mitra.outbox.sender import SenderPolicy, requeue_in_doubt, send_round
+from mitra.payments.fulfil import Fulfiller
+from mitra.payments.reconcile import reconcile_round
+from mitra.payments.store import PAYMENTS_CHANNEL
 from mitra.store.db import connect
 from mitra.web.app import cipher_for
 from mitra.whatsapp.graph import GraphClient, default_http_clients
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
 IN_DOUBT_CHECK_SECONDS = 5.0
+RECONCILE_SECONDS = 30.0
 # Concurrent department-call loops: a slow department holds up only the loop waiting on it.
 DEPARTMENT_CALL_LOOPS = 4
 
@@ -94,6 +98,7 @@ class Worker:
             INBOUND_CHANNEL: [],
             OUTBOX_CHANNEL: [],
             DOCUMENTS_CHANNEL: [],
+            PAYMENTS_CHANNEL: [],
         }
         self.policy = SenderPolicy(
             send_rate=settings.send_rate,
@@ -223,6 +228,25 @@ class Worker:
         async def documents(conn: psycopg.Connection[Any]) -> bool:
             return await deliver_round(conn, self.cipher, graph) > 0
 
+        fulfiller = (
+            Fulfiller(self.desk, self.desk.gateway, departments)
+            if self.desk.gateway is not None
+            else None
+        )
+        reconcile_after = timedelta(seconds=self.settings.payment_reconcile_after)
+
+        async def payments(conn: psycopg.Connection[Any]) -> bool:
+            if fulfiller is None:
+                await asyncio.sleep(POLL_SECONDS * 30)
+                return False
+            return await fulfiller.round(conn) > 0
+
+        async def reconcile(conn: psycopg.Connection[Any]) -> bool:
+            if self.desk.gateway is not None:
+                await asyncio.to_thread(reconcile_round, conn, self.desk.gateway, reconcile_after)
+            await asyncio.sleep(RECONCILE_SECONDS)
+            return False
+
         async def sla(conn: psycopg.Connection[Any]) -> bool:
             await asyncio.to_thread(
                 sla_round, conn, self.desk.notifier, self.sla_now(), self.sla_policy
@@ -269,6 +293,10 @@ class Worker:
                 self._loop("documents", stop, self._event(DOCUMENTS_CHANNEL), documents)
             ),
             asyncio.create_task(self._loop("sla", stop, None, sla)),
+            asyncio.create_task(
+                self._loop("payments", stop, self._event(PAYMENTS_CHANNEL), payments)
+            ),
+            asyncio.create_task(self._loop("reconcile", stop, None, reconcile)),
         ]
         try:
             await stop.wait()

@@ -28,6 +28,7 @@ from mitra.documents.signing import PublicKeys, load_signer
 from mitra.inbox.deliveries import DeliveryWriter
 from mitra.store.db import async_pool
 from mitra.web.api import case_api
+from mitra.web.payments import payment_callbacks
 from mitra.web.verify import verify_routes
 from mitra.whatsapp.webhook import WhatsAppWebhook
 
@@ -161,6 +162,7 @@ def create_web(settings: Settings, *, fake_graph: Any = None) -> Web:
     keys = published_keys(settings)
     app.include_router(case_api(lambda: state["sync_pool"], lambda: desk))
     app.include_router(verify_routes(lambda: state["sync_pool"], cipher, lambda: keys))
+    app.include_router(payment_callbacks(lambda: state["sync_pool"], desk.gateway))
 
     if fake_graph is not None:
         app.mount(FAKE_GRAPH_PREFIX, fake_graph.app)
@@ -168,7 +170,19 @@ def create_web(settings: Settings, *, fake_graph: Any = None) -> Web:
         from mitra.departments.sandbox import create_sandbox_app
         from mitra.identity import create_ekyc_sandbox_app
 
-        # Before /sandbox, which would otherwise take /sandbox/ekyc.
+        # Before /sandbox, which would otherwise take /sandbox/ekyc and /sandbox/pay.
         app.mount(SANDBOX_PREFIX + "/ekyc", create_ekyc_sandbox_app(token=settings.ekyc_token))
+        if settings.payment_gateway == "sandbox" and settings.payment_webhook_secret:
+            from mitra.payments.gateways import SANDBOX_PREFIX as PAY_PREFIX
+            from mitra.payments.gateways import callback_url
+            from mitra.payments.sandbox import create_payment_gateway_app
+
+            app.mount(
+                PAY_PREFIX,
+                create_payment_gateway_app(
+                    secret=settings.payment_webhook_secret,
+                    callback_url=callback_url(settings, "sandbox"),
+                ),
+            )
         app.mount(SANDBOX_PREFIX, create_sandbox_app())
     return Web(app, WebhookFastPath(app, webhook, WEBHOOK_PATH))
