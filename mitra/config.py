@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     # Payments: "sandbox" (the stand-in gateway under /sandbox/pay, as the demo uses) or
     # "razorpay" (MITRA_RAZORPAY_KEY_ID / _KEY_SECRET; callbacks signed with the webhook secret).
     payment_gateway: str = "sandbox"
+    payment_gateway_url: str | None = None  # default: MITRA_PUBLIC_URL/sandbox/pay, or Razorpay's
     payment_webhook_secret: str | None = None
     razorpay_key_id: str | None = None
     razorpay_key_secret: str | None = None

@@ -10,15 +10,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from mitra.config import Settings
 from mitra.departments.sandbox import create_sandbox_app
 from mitra.departments.sandbox_client import sandbox_client
 from mitra.identity import EkycDesk, HttpEkycProvider, create_ekyc_sandbox_app
 from mitra.jobs.worker import Worker
+from mitra.payments.sandbox import SIGNATURE_HEADER, create_payment_gateway_app, sign
 from mitra.web.app import WEBHOOK_PATH, create_web
 from mitra.whatsapp.fake_graph import FakeGraph, FakeGraphConfig, SentMessage, create_fake_graph_app
-from tests.conftest import ACCESS_TOKEN, APP_SECRET, PHONE_NUMBER_ID
+from tests.conftest import ACCESS_TOKEN, APP_SECRET, PAYMENT_SECRET, PHONE_NUMBER_ID
 from tests.identity.ekyc_helpers import serving
 
 MITRA_BASE = "http://mitra.test"
@@ -38,7 +40,11 @@ def body_text(m: SentMessage) -> str:
     if b.get("type") == "text":
         return str(b["text"]["body"])
     if b.get("type") == "interactive":
-        return str(b["interactive"]["body"]["text"])
+        inter = b["interactive"]
+        text = str(inter["body"]["text"])
+        if inter.get("type") == "cta_url":  # a link button: its words are read too
+            text += "\n" + str(inter["action"]["parameters"]["display_text"])
+        return text
     return ""
 
 
@@ -59,6 +65,27 @@ class Chat:
     mitra_http: httpx.AsyncClient
     sandbox: Any = None  # the sandbox department systems' app (to inject faults)
     graph_http: Any = None  # an HTTP client to the fake Graph API (to download media)
+    gateway_url: str = ""  # the sandbox payment gateway
+
+    async def settle(self, link_url: str, state: str = "paid") -> dict[str, Any]:
+        """Act on a payment page as the citizen would (pay / fail / cancel); return the event
+        the gateway would call back with (None if nothing changed)."""
+        link_id = link_url.rstrip("/").rsplit("/", 1)[-1]
+        async with httpx.AsyncClient(base_url=self.gateway_url) as http:
+            r = await http.post(f"/_sandbox/links/{link_id}/settle", json={"state": state})
+            assert r.status_code == 200, r.text
+            return dict(r.json())
+
+    async def call_back(
+        self, event: dict[str, Any], *, secret: str = PAYMENT_SECRET
+    ) -> httpx.Response:
+        """Deliver a gateway callback to Mitra, signed as the sandbox gateway signs."""
+        body = orjson.dumps(event)
+        return await self.mitra_http.post(
+            "/payments/callbacks/sandbox",
+            content=body,
+            headers={"content-type": "application/json", SIGNATURE_HEADER: sign(secret, body)},
+        )
 
     async def department_fault(self, department: str, mode: str, count: int | None = None) -> None:
         transport = httpx.ASGITransport(app=self.sandbox)
@@ -117,7 +144,22 @@ class Chat:
 
 @contextlib.asynccontextmanager
 async def running_mitra(settings: Settings, **fake_options: Any) -> AsyncIterator[Chat]:
-    settings = settings.model_copy(update={"graph_api_url": GRAPH_BASE})
+    # The sandbox payment gateway over real HTTP (Mitra calls it synchronously). It does not
+    # call back by itself here: tests settle a link and deliver the signed callback
+    # (`Chat.pay`), so they can also repeat, reorder or forge it.
+    gateway_app = create_payment_gateway_app(secret=PAYMENT_SECRET, callback_url=None)
+    with serving(gateway_app) as gateway_url:
+        async with _running_mitra(settings, gateway_url, **fake_options) as chat:
+            yield chat
+
+
+@contextlib.asynccontextmanager
+async def _running_mitra(
+    settings: Settings, gateway_url: str, **fake_options: Any
+) -> AsyncIterator[Chat]:
+    settings = settings.model_copy(
+        update={"graph_api_url": GRAPH_BASE, "payment_gateway_url": gateway_url}
+    )
     web = create_web(settings)
     async with web.app.router.lifespan_context(web.app):
         mitra_http = httpx.AsyncClient(
@@ -148,7 +190,7 @@ async def running_mitra(settings: Settings, **fake_options: Any) -> AsyncIterato
                 async with sandbox_client(sandbox) as departments:
                     worker = Worker(settings, http=graph_http, departments=departments, ekyc=ekyc)
                     async with _running(worker):
-                        yield Chat(fake, worker, mitra_http, sandbox, graph_http)
+                        yield Chat(fake, worker, mitra_http, sandbox, graph_http, gateway_url)
                     # Fitness: nothing Mitra sent in any test broke WhatsApp's limits.
                     invalid = {c: n for c, n in fake.stats.rejected.items() if c in (100, 131009)}
                     assert not invalid, f"Mitra sent invalid payloads: {invalid}"

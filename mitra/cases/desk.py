@@ -44,6 +44,11 @@ class CaseDesk:
         signer = (
             load_signer(settings.document_signing_key) if settings.document_signing_key else None
         )
-        return cls.create(
+        desk = cls.create(
             cipher, catalogue=catalogue, signer=signer, public_url=settings.public_url
         )
+        from mitra.payments.gateways import gateway_from_settings
+
+        desk.gateway = gateway_from_settings(settings)
+        desk.link_minutes = settings.payment_link_minutes
+        return desk

@@ -125,11 +125,10 @@ class Issuer:
             reference=reference,
             holder_name=holder_name,
             facts=[
-                Fact(
-                    Bilingual(f.label.en, f.label.te),
-                    Bilingual(fill(f.value.en, flow, "en"), fill(f.value.te, flow, "te")),
-                )
+                Fact(Bilingual(f.label.en, f.label.te), Bilingual(en, te))
                 for f in spec.facts
+                for en, te in [(fill(f.value.en, flow, "en"), fill(f.value.te, flow, "te"))]
+                if en.strip() or te.strip()  # an optional answer not given: no empty row
             ],
             department=Department(
                 service.department,

@@ -64,6 +64,8 @@ def reply_text(m: OutboundMessage) -> str:
     inter = p.get("interactive") or {}
     parts = [str((inter.get("body") or {}).get("text", ""))]
     parts += [title for _, title in offered(m)]
+    if inter.get("type") == "cta_url":  # a link button: its words are read too
+        parts.append(str(inter["action"]["parameters"]["display_text"]))
     return "\n".join(parts)
 
 
@@ -206,6 +208,32 @@ def _case_answer(
     return EffectResult(effect_id, False, error="not_found")  # send_document: none issued here
 
 
+def _payment_answer(
+    cases: ExampleCases, effect_id: str, args: dict[str, Any], now: datetime
+) -> EffectResult:
+    """A payment link as the sandbox gateway would make it (no money moves in examples)."""
+    hold = orjson.loads(args.get("hold") or "{}") or {}
+    try:
+        amount = int(hold.get("amount_paise") or args.get("amount") or 0)
+    except ValueError:
+        amount = 0
+    if amount <= 0:
+        return EffectResult(effect_id, False, error="invalid")
+    cases.serial += 1
+    reference = make_reference("PAY", now.astimezone(IST).year, cases.serial)
+    expires = now + timedelta(minutes=15)
+    return EffectResult(
+        effect_id,
+        True,
+        {
+            "reference": reference,
+            "url": f"https://pay.example.invalid/pay/{reference}",
+            "amount_paise": amount,
+            "expires_at": expires.isoformat(),
+        },
+    )
+
+
 def _platform_answer(
     effect_id: str,
     operation: str,
@@ -235,6 +263,13 @@ def _platform_answer(
         )
     if operation in ("submit_case", "withdraw_case", "answer_case", "send_document"):
         return _case_answer(cases, effect_id, operation, args, now)
+    if operation == "create_payment":
+        return _payment_answer(cases, effect_id, args, now)
+    if operation == "my_bookings":
+        # Examples cannot pay (no gateway callback here): nobody has a confirmed booking.
+        return EffectResult(effect_id, True, {"bookings": [], "has_bookings": "no"})
+    if operation == "cancel_booking":
+        return EffectResult(effect_id, False, error="not_found")
     if operation in ("my_requests", "my_documents"):
         kinds = ("application", "grievance") if operation == "my_requests" else ("document",)
         mine = [(a, d, at) for op, a, d, at in reversed(looked_up) if op in kinds]

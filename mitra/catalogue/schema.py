@@ -64,7 +64,16 @@ class Validation(Model):
     """What an `ask` step accepts. `type` picks a validator in mitra.conversation.validators."""
 
     type: Literal[
-        "text", "number", "amount", "date", "mobile", "pincode", "vehicle", "aadhaar", "reference"
+        "text",
+        "number",
+        "amount",
+        "date",
+        "mobile",
+        "pincode",
+        "vehicle",
+        "aadhaar",
+        "reference",
+        "pan",
     ] = "text"
     pattern: str | None = None  # a regular expression the (normalised) answer must match
     min: float | None = None

@@ -24,17 +24,19 @@ def gateway_from_settings(settings: Settings) -> Any:
             and settings.payment_webhook_secret
         ):
             return None
-        from mitra.payments.razorpay import RazorpayGateway
+        from mitra.payments.razorpay import BASE_URL, RazorpayGateway
 
         return RazorpayGateway(
             key_id=settings.razorpay_key_id,
             key_secret=settings.razorpay_key_secret,
             webhook_secret=settings.payment_webhook_secret,
+            base_url=settings.payment_gateway_url or BASE_URL,
         )
     if not settings.payment_webhook_secret:
         return None
     from mitra.payments.sandbox import SandboxGateway
 
     return SandboxGateway(
-        settings.public_url.rstrip("/") + SANDBOX_PREFIX, settings.payment_webhook_secret
+        settings.payment_gateway_url or settings.public_url.rstrip("/") + SANDBOX_PREFIX,
+        settings.payment_webhook_secret,
     )
