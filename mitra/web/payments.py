@@ -1,7 +1,7 @@
 """Payment gateways' callbacks: `POST /payments/callbacks/{gateway}`.
 
-The signature over the raw body is checked first (401 missing, 403 wrong, 400 not a payment
-event: nothing changes); then the event is applied once (mitra.payments.store.apply_event) and
+The signature over the raw body is checked first (401 missing, 403 wrong: nothing changes; a
+signed event we do not act on is acknowledged with 200 and changes nothing); then the event is applied once (mitra.payments.store.apply_event) and
 answered 200 — also for a duplicate or an event about a link we do not know, so the gateway
 stops retrying; what happened is recorded in `payment_events`.
 """
@@ -38,6 +38,10 @@ def payment_callbacks(pool: Callable[[], ConnectionPool], gateway: Any) -> APIRo
             event = gateway.parse_callback(body, {k.lower(): v for k, v in request.headers.items()})
         except CallbackRejected as exc:
             log.warning("payment callback refused: %s", exc.reason)
+            if exc.status == 400:
+                # Signed by the gateway but not an event we act on: acknowledged, or a gateway
+                # such as Razorpay keeps retrying and finally switches the webhook off.
+                return JSONResponse({"outcome": "not_a_payment_event"})
             return JSONResponse({"detail": exc.reason}, status_code=exc.status)
 
         def apply() -> str:
