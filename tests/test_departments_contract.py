@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,13 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from mitra.departments.client import DepartmentClient, load_contract
+from mitra.departments.client import DepartmentClient, load_contract, sellers
 from mitra.departments.references import check_letter_ok
 from mitra.departments.routing import default_routing
 from mitra.departments.sandbox import DEFAULT_TOKENS, create_sandbox_app, samples, sandbox_endpoints
-from mitra.departments.sandbox.timeline import IST
+from mitra.departments.sandbox.timeline import AS_OF, IST
 from mitra.departments.sandbox.world import world
+from mitra.departments.sandbox.writes import INVENTORY_KINDS
 
 CONTRACT = load_contract()
 CONTRACT_URI = "urn:mitra:department-contract"
@@ -133,6 +134,15 @@ def test_the_routing_table_covers_every_kind_the_contract_enumerates() -> None:
     assert set(routing.routes("documents")) == set(schemas["DocumentKind"]["enum"])
     assert set(routing.routes("places")) == set(schemas["PlaceType"]["enum"])
     assert set(routing.routes("info")) == set(schemas["InfoTopic"]["enum"])
+    inventory = CONTRACT["x-mitra-routing"]["inventory"]
+    assert set(inventory) == set(schemas["InventoryKind"]["enum"]) == set(INVENTORY_KINDS)
+    for kind, entry in inventory.items():
+        assert entry["departments"] == [INVENTORY_KINDS[kind]], kind
+        assert sellers()[kind].pattern.fullmatch(entry["example"]), kind  # type: ignore[union-attr]
+        assert set(entry["example_list"]) <= set(entry["list_params"]), kind
+    for name in ("holds", "bookings"):
+        example = CONTRACT["x-mitra-routing"][name]["example"]
+        assert sellers()[f"_{name}"].department_for(example) == "END" and check_letter_ok(example)
     for section in ("applications", "grievances"):
         for route in routing.routes(section).values():
             assert (
@@ -155,7 +165,9 @@ async def test_every_sample_answer_validates_against_the_contract(app: Any) -> N
         operations.add(template)
         assert_valid(response_schema(template, 200), body, str(request.url))
     reads = {template for template, item in CONTRACT["paths"].items() if "get" in item}
-    assert operations == reads - {"/v1/health"}
+    # Holds and bookings exist only once written: test_departments_bookings.py reads them.
+    written = {"/v1/holds/{id}", "/v1/bookings/{booking_id}"}
+    assert operations == reads - {"/v1/health"} - written
 
 
 async def test_every_department_answers_health_in_the_contract_shape(
@@ -227,6 +239,14 @@ async def test_custom_tokens_replace_the_defaults() -> None:
         ("/GEN/v1/admin/locate?lat=28.61&lon=77.21", 404, "not_found"),
         ("/GEN/v1/admin/districts/XYZ/mandals", 404, "not_found"),
         ("/ENG/v1/admin/districts", 404, "unsupported"),
+        ("/MUN/v1/inventory/hall?date=2026-11-20&place=XYZ", 404, "not_found"),
+        ("/MUN/v1/inventory/hall/GMC.hall9?date=2026-11-20", 404, "not_found"),
+        ("/RTC/v1/inventory/hall?date=2026-11-20&place=GMC", 404, "unsupported"),
+        ("/RTC/v1/inventory/bus_seat?date=2026-11-20&from=VJA", 400, "invalid"),
+        ("/RTC/v1/inventory/parcel?date=2026-11-20&from=VJA&to=VSP&band=huge", 400, "invalid"),
+        ("/MUN/v1/inventory/hall?place=GMC", 400, "invalid"),
+        ("/END/v1/holds/HLD-END-00000001", 404, "not_found"),
+        ("/END/v1/bookings/BKG-END-2026-000123-K", 404, "not_found"),
     ],
 )
 async def test_errors_come_in_the_contract_shape(
@@ -263,12 +283,25 @@ async def test_every_example_in_the_routing_table_exists_in_the_sandbox(app: Any
         calls.append(
             ("document", {"kind": kind, "identifier": route.example, **document_params[kind]})
         )
+    day = (AS_OF + timedelta(days=4)).isoformat()
+    for kind, entry in CONTRACT["x-mitra-routing"]["inventory"].items():
+        department = entry["departments"][0]
+        calls.append(
+            (
+                "inventory",
+                {"department": department, "kind": kind, "id": entry["example"], "date": day},
+            )
+        )
+        listed = {("from_" if k == "from" else k): v for k, v in entry["example_list"].items()}
+        calls.append(("inventory_list", {"kind": kind, "date": day, **listed}))
     async with DepartmentClient(
         sandbox_endpoints("http://sandbox"), transport=httpx.ASGITransport(app=app)
     ) as client:
         for operation, args in calls:
             answer = await getattr(client, operation)(**args)
             assert answer, (operation, args)
+            if operation == "inventory_list":
+                assert answer["items"], args
 
 
 async def test_every_sandbox_parcel_validates_against_the_contract(http: httpx.AsyncClient) -> None:

@@ -164,11 +164,14 @@ async def test_the_same_key_registers_one_grievance_readable_after(
 async def test_two_hundred_concurrent_holds_never_oversell(
     client: DepartmentClient, recorder: Recorder
 ) -> None:
-    assert await client.inventory("END", "darshan", "srisailam.sparsha", DAY) == {
+    inventory = await client.inventory("END", "darshan", "srisailam.sparsha", DAY)
+    assert {k: inventory[k] for k in ("item", "capacity", "available", "unit_price_paise")} == {
         "item": SPARSHA,
         "capacity": 5,
         "available": 5,
+        "unit_price_paise": 50000,
     }
+    assert inventory["label"] == {"en": "Sparsha darshan, Srisailam", "te": "స్పర్శ దర్శనం, శ్రీశైలం"}
 
     async def attempt(n: int) -> dict[str, Any] | DepartmentError:
         try:
@@ -190,6 +193,7 @@ async def test_two_hundred_concurrent_holds_never_oversell(
     inventory = await client.inventory("END", "darshan", "srisailam.sparsha", DAY)
     assert inventory["available"] == 1
 
+    assert {h["amount_paise"] for h in held} == {50000}
     booked = await client.confirm_hold("END", held[1]["hold_id"])
     assert booked["status"] == "confirmed" and booked["booking_id"].startswith("BKG-END-2026-")
     assert await client.confirm_hold("END", held[1]["hold_id"]) == booked  # idempotent

@@ -9,24 +9,33 @@ the department's JSON as a plain dict. Failures surface as `DepartmentError` (se
 `errors.py`). GETs that time out or get a 5xx are retried (at most `max_retries` times, full
 jitter backoff); each department has its own circuit breaker.
 
-Writes (`submit_application`, `submit_grievance`, `hold`) are POSTs, and a POST is retried
-the same way **only because it carries an `Idempotency-Key`**: the department answers a
-repeated key with the first answer, so a retry after a timeout cannot file a second
-application or take a second hold. `confirm_hold` and `release_hold` are idempotent by the
-contract (confirming twice gives the same booking; releasing twice releases once), so they
-are retried too. A 4xx is never retried; `409 conflict`, `409 sold_out` and `410 expired`
-surface as `DepartmentError` kinds of those names.
+Writes (`submit_application`, `submit_grievance`, `hold`, `pay_account`) are POSTs, and a
+POST is retried the same way **only because it carries an `Idempotency-Key`**: the
+department answers a repeated key with the first answer, so a retry after a timeout cannot
+file a second application, take a second hold or pay a bill twice. `confirm_hold`,
+`release_hold` and `cancel_booking` are idempotent by the contract (confirming twice gives
+the same booking; releasing or cancelling twice does it once), so they are retried too. A
+4xx is never retried; `409 sold_out` (a hold asked for more than is left) surfaces as
+`kind="sold_out"`, `410 expired` (a hold ran out) as `kind="expired"`, and every other 409
+(a reused key, a hold in the wrong state, a booking whose date has passed, a payment
+reference already credited) as `kind="conflict"`.
+
+Inventory kinds, and hold and booking ids, route by the contract's
+`x-mitra-routing.inventory`, `.holds` and `.bookings` (`HLD-END-…` and `BKG-MUN-…` name
+their department).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -34,10 +43,12 @@ import httpx
 
 from mitra import retry
 from mitra.departments.breaker import CircuitBreaker, CircuitState
-from mitra.departments.contract import load_contract
+from mitra.departments.contract import contract_view, load_contract
 from mitra.departments.errors import DepartmentError, ErrorKind
+from mitra.departments.references import check_letter_ok
 from mitra.departments.routing import (
     Routing,
+    compile_pattern,
     default_routing,
     normalise_identifier,
     normalise_reference,
@@ -65,6 +76,50 @@ class DepartmentEndpoint:
     code: str
     base_url: str
     token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Selling:
+    """Who sells an inventory kind (or issues hold or booking ids), from `x-mitra-routing`:
+    the pattern of its ids and the filters its listing takes."""
+
+    name: str
+    departments: tuple[str, ...]
+    pattern: re.Pattern[str] | None
+    list_params: tuple[str, ...] = ()
+
+    def department_for(self, identifier: str | None) -> str:
+        if identifier is not None and self.pattern is not None:
+            match = self.pattern.fullmatch(identifier)
+            if match is not None and "department" in match.groupdict():
+                return match.group("department")
+        return self.departments[0]
+
+    def check(self, identifier: str, what: str) -> None:
+        if self.pattern is not None and self.pattern.fullmatch(identifier) is None:
+            raise DepartmentError(
+                "invalid", f"not a well-formed {what}", code="malformed_identifier"
+            )
+
+
+def _selling(name: str, entry: Mapping[str, Any]) -> Selling:
+    pattern = entry.get("pattern")
+    return Selling(
+        name,
+        tuple(entry["departments"]),
+        compile_pattern(pattern) if pattern else None,
+        tuple(entry.get("list_params", ())),
+    )
+
+
+@functools.cache
+def sellers() -> dict[str, Selling]:
+    """The contract's inventory kinds, plus `holds` and `bookings`, as `Selling`s."""
+    table = contract_view()["x-mitra-routing"]
+    out = {name: _selling(name, entry) for name, entry in table.get("inventory", {}).items()}
+    for name in ("holds", "bookings"):
+        out[f"_{name}"] = _selling(name, table[name])
+    return out
 
 
 @dataclass(frozen=True)
@@ -323,12 +378,121 @@ class DepartmentClient:
     async def inventory(
         self, department: str, kind: str, id: str, date: date | str
     ) -> dict[str, Any]:
-        """Capacity and what is still available of an item on a day."""
+        """An item on a day: its `label`, `unit_price_paise`, capacity and what is still
+        available."""
         return await self._get(
             department,
             f"/v1/inventory/{_segment(kind)}/{_segment(id)}",
             params=_query({"date": date}),
             operation="inventory",
+        )
+
+    async def inventory_list(
+        self,
+        kind: str,
+        date: date | str,
+        *,
+        place: str | None = None,
+        from_: str | None = None,
+        to: str | None = None,
+        band: str | None = None,
+        department: str | None = None,
+    ) -> dict[str, Any]:
+        """The items of `kind` on a day, at most 20 (`{kind, date, items, total}`), each with
+        its label, price and what is left: the halls of a municipal body
+        (`inventory_list("hall", day, place="GMC")`), the darshan types of a temple
+        (`place="srisailam"`), the buses between two towns (`from_="VJA", to="VSP"`).
+        Routed to the department that sells `kind`; a kind listed by route without `from_`
+        and `to` is refused before any HTTP."""
+        selling = self._selling(kind)
+        given = {"place": place, "from": from_, "to": to, "band": band}
+        unexpected = [k for k, v in given.items() if v is not None and k not in selling.list_params]
+        if unexpected:
+            raise DepartmentError(
+                "invalid", f"{kind} is not listed by {', '.join(unexpected)}", code="invalid"
+            )
+        if "from" in selling.list_params and not (from_ and to):
+            raise DepartmentError(
+                "invalid", f"listing {kind} needs from_ and to", code="missing_parameter"
+            )
+        return await self._get(
+            department or selling.department_for(None),
+            f"/v1/inventory/{_segment(kind)}",
+            params=_query({"date": date, **given}),
+            operation="inventory_list",
+        )
+
+    async def hold_status(self, hold_id: str, *, department: str | None = None) -> dict[str, Any]:
+        """A hold as it stands (`held`, `confirmed` with its `booking_id`, `released`,
+        `expired`), with `amount_paise`; routed by the department its id names."""
+        hold_id = normalise_reference(hold_id)
+        selling = sellers()["_holds"]
+        selling.check(hold_id, "hold id")
+        return await self._get(
+            department or selling.department_for(hold_id),
+            f"/v1/holds/{_segment(hold_id)}",
+            operation="hold_status",
+        )
+
+    async def booking(self, booking_id: str, *, department: str | None = None) -> dict[str, Any]:
+        """A booking (`confirmed` or `cancelled`), routed by the department its id names."""
+        booking_id = self._booking_id(booking_id)
+        return await self._get(
+            department or sellers()["_bookings"].department_for(booking_id),
+            f"/v1/bookings/{_segment(booking_id)}",
+            operation="booking",
+        )
+
+    async def cancel_booking(
+        self, booking_id: str, *, department: str | None = None
+    ) -> dict[str, Any]:
+        """Cancel a booking and give its capacity back; idempotent (cancelling again answers
+        the same), so safe to retry. A booking whose date has passed raises
+        `kind="conflict"`."""
+        booking_id = self._booking_id(booking_id)
+        return await self._call(
+            "POST",
+            department or sellers()["_bookings"].department_for(booking_id),
+            f"/v1/bookings/{_segment(booking_id)}/cancel",
+            operation="cancel_booking",
+        )
+
+    async def pay_account(
+        self,
+        kind: str,
+        number: str,
+        amount_paise: int,
+        payment_reference: str,
+        paid_at: datetime | str,
+        idempotency_key: str,
+        *,
+        department: str | None = None,
+    ) -> dict[str, Any]:
+        """Credit a payment Mitra collected to an account's dues; the answer is the receipt
+        (`receipt_number`, `dues_after_paise` …). More than the dues raises `kind="invalid"`;
+        a `payment_reference` already credited under another key `kind="conflict"`. Retried
+        only because of the idempotency key: a repeated key never pays twice."""
+        number = normalise_identifier(number)
+        route = self._routing.checked("accounts", kind, number)
+        if isinstance(amount_paise, bool) or not isinstance(amount_paise, int) or amount_paise < 1:
+            raise DepartmentError(
+                "invalid", "amount_paise must be a positive whole number of paise", code="amount"
+            )
+        if isinstance(paid_at, datetime):
+            if paid_at.tzinfo is None:
+                raise DepartmentError("invalid", "paid_at needs a time zone", code="paid_at")
+            paid_at = paid_at.isoformat()
+        return await self._call(
+            "POST",
+            department or route.department_for(number),
+            f"/v1/accounts/{_segment(kind)}/{_segment(number)}/payments",
+            operation="pay_account",
+            json={
+                "amount_paise": amount_paise,
+                "payment_reference": payment_reference,
+                "paid_at": paid_at,
+            },
+            idempotency_key=_idempotency_key(idempotency_key),
         )
 
     async def health(self, department: str) -> dict[str, Any]:
@@ -346,6 +510,23 @@ class DepartmentClient:
         return {code: breaker.state.value for code, breaker in sorted(self._breakers.items())}
 
     # ----- the one request path -----
+
+    @staticmethod
+    def _selling(kind: str) -> Selling:
+        selling = sellers().get(kind) if not kind.startswith("_") else None
+        if selling is None:
+            raise DepartmentError(
+                "invalid", f"no department sells inventory of kind {kind!r}", code="unknown_kind"
+            )
+        return selling
+
+    @staticmethod
+    def _booking_id(booking_id: str) -> str:
+        booking_id = normalise_reference(booking_id)
+        sellers()["_bookings"].check(booking_id, "booking id")
+        if not check_letter_ok(booking_id):
+            raise DepartmentError("invalid", "wrong check letter", code="bad_check_letter")
+        return booking_id
 
     def _admin_department(self) -> str:
         route = self._routing.route("admin", "admin")

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mitra.departments.contract import CONTRACT_VERSION, contract_view
@@ -28,7 +28,7 @@ from mitra.departments.sandbox.info import TOPICS, InfoError
 from mitra.departments.sandbox.places import covering_offices
 from mitra.departments.sandbox.timeline import IST
 from mitra.departments.sandbox.world import World, world
-from mitra.departments.sandbox.writes import HOLD_TTL, Desk, WriteError
+from mitra.departments.sandbox.writes import HOLD_TTL, INVENTORY_KINDS, Desk, WriteError
 
 DEPARTMENTS = ("REV", "MUN", "ENG", "RTC", "END", "ANC", "CMR", "GEN")
 PREFIX = "/{department}/v1"
@@ -131,6 +131,12 @@ class ItemIn(_Strict):
 class HoldIn(_Strict):
     item: ItemIn
     quantity: int = Field(default=1, ge=1, le=20)
+
+
+class PaymentIn(_Strict):
+    amount_paise: StrictInt = Field(ge=1)
+    payment_reference: str = Field(min_length=1, max_length=100)
+    paid_at: AwareDatetime
 
 
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=100)]
@@ -266,6 +272,7 @@ def create_sandbox_app(
                     "places": serves["places"],
                     "info": serves["info"],
                     "admin": bool(serves["admin"]),
+                    "inventory": [k for k, d in INVENTORY_KINDS.items() if d == department],
                 },
             }
         )
@@ -273,7 +280,7 @@ def create_sandbox_app(
     @app.get(PREFIX + "/accounts/{kind}/{number}")
     async def account(department: Department, kind: str, number: str) -> JSONResponse:
         well_formed(served(department, "accounts", kind), number)
-        return found(sandbox.accounts.get(kind, {}).get(number), f"{kind} account")
+        return found(desk.account(kind, number), f"{kind} account")
 
     @app.get(PREFIX + "/applications/{reference}")
     async def application(department: Department, reference: str) -> JSONResponse:
@@ -301,7 +308,9 @@ def create_sandbox_app(
         well_formed(route, identifier)
         if "village" in route.params and not village:
             raise SandboxError("invalid", f"{kind} needs the village parameter")
-        record = sandbox.document(kind, identifier, village.upper() if village else None)
+        record = sandbox.document(
+            kind, identifier, village.upper() if village else None
+        ) or desk.document(kind, identifier)
         return found(record if record and record["department"] == department else None, kind)
 
     @app.get(PREFIX + "/places/nearest")
@@ -352,7 +361,13 @@ def create_sandbox_app(
         headers = {"Idempotent-Replayed": "true"} if replayed else None
         return JSONResponse(answer, status_code=201, headers=headers)
 
-    def once(department: str, operation: str, key: str, body: BaseModel, make: Any) -> JSONResponse:
+    def once(
+        department: str,
+        operation: str,
+        key: str,
+        body: BaseModel | dict[str, Any],
+        make: Any,
+    ) -> JSONResponse:
         fresh: list[bool] = []
 
         def made() -> dict[str, Any]:
@@ -360,7 +375,8 @@ def create_sandbox_app(
             answer: dict[str, Any] = make()
             return answer
 
-        answer = desk.once(department, operation, key, body.model_dump(mode="json"), made)
+        payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+        answer = desk.once(department, operation, key, payload, made)
         return created(answer, replayed=not fresh)
 
     @app.post(PREFIX + "/applications", status_code=201)
@@ -390,6 +406,43 @@ def create_sandbox_app(
             lambda: desk.submit_grievance(department, payload),
         )
 
+    @app.post(PREFIX + "/accounts/{kind}/{number}/payments", status_code=201)
+    async def pay_account(
+        department: Department,
+        kind: str,
+        number: str,
+        body: PaymentIn,
+        idempotency_key: IdempotencyKey,
+    ) -> JSONResponse:
+        well_formed(served(department, "accounts", kind), number)
+        payload = {"kind": kind, "number": number, **body.model_dump(mode="json")}
+        fields = {
+            "amount_paise": body.amount_paise,
+            "payment_reference": body.payment_reference,
+            "paid_at": body.paid_at,
+        }
+        return once(
+            department,
+            "payments",
+            idempotency_key,
+            payload,
+            lambda: desk.pay(department, kind, number, fields),
+        )
+
+    @app.get(PREFIX + "/inventory/{kind}")
+    async def list_inventory(
+        department: Department,
+        kind: str,
+        day: Annotated[date, Query(alias="date")],
+        place: Annotated[str | None, Query(max_length=40)] = None,
+        from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+        to: Annotated[str | None, Query(max_length=40)] = None,
+        band: Annotated[str | None, Query(max_length=20)] = None,
+    ) -> JSONResponse:
+        return JSONResponse(
+            desk.listing(department, kind, day, place=place, from_=from_, to=to, band=band)
+        )
+
     @app.get(PREFIX + "/inventory/{kind}/{id}")
     async def inventory(
         department: Department, kind: str, id: str, day: Annotated[date, Query(alias="date")]
@@ -413,9 +466,21 @@ def create_sandbox_app(
     async def confirm_hold(department: Department, id: str) -> JSONResponse:
         return JSONResponse(desk.confirm(department, id))
 
+    @app.get(PREFIX + "/holds/{id}")
+    async def hold_status(department: Department, id: str) -> JSONResponse:
+        return JSONResponse(desk.hold_status(department, id))
+
     @app.delete(PREFIX + "/holds/{id}")
     async def release_hold(department: Department, id: str) -> JSONResponse:
         return JSONResponse(desk.release(department, id))
+
+    @app.get(PREFIX + "/bookings/{booking_id}")
+    async def booking(department: Department, booking_id: str) -> JSONResponse:
+        return JSONResponse(desk.booking(department, booking_id))
+
+    @app.post(PREFIX + "/bookings/{booking_id}/cancel")
+    async def cancel_booking(department: Department, booking_id: str) -> JSONResponse:
+        return JSONResponse(desk.cancel(department, booking_id))
 
     def admin(department: str) -> World:
         served(department, "admin", "admin")

@@ -322,21 +322,52 @@ def _admin_samples(w: World) -> dict[str, list[Sample]]:
 def _inventory_samples(w: World) -> dict[str, list[Sample]]:
     service = w.network.services[sorted(w.network.services)[0]]
     day = (AS_OF + timedelta(days=4)).isoformat()
+    route = f"{service.origin.name['en']} → {service.destination.name['en']}"
+    items: list[tuple[str, str, str, str]] = [
+        ("RTC", "bus_seat", service.number, f"seats left on service {service.number}"),
+        ("RTC", "parcel", f"{service.number}.small", f"space for a 5 kg parcel on {route}"),
+        ("RTC", "bus_hire", "DEP-GNT", "buses the Guntur depot can hire out"),
+        ("END", "darshan", "srisailam.sarva", "Srisailam sarva darshan tickets left"),
+        ("END", "seva", "srisailam.rudrabhishekam", "Srisailam Rudrabhishekam tickets left"),
+        ("END", "room", "srisailam.non_ac", "Srisailam non-AC rooms left"),
+        ("END", "prasadam", "srisailam.laddu", "Srisailam laddus left"),
+        ("MUN", "hall", "GMC.hall1", "a Guntur community hall, free or booked"),
+        ("MUN", "tanker", "GMC.tanker", "Guntur water-tanker trips left"),
+        ("MUN", "septic", "GMC.septic", "Guntur septic-cleaning slots left"),
+        ("ANC", "meal_sponsorship", "ANC-GNT-01", "whether Anna Canteen 1, Guntur has a sponsor"),
+    ]
+    lists: list[tuple[str, dict[str, Any], str]] = [
+        ("bus_seat", {"from_": "VJA", "to": "VSP"}, "buses Vijayawada → Visakhapatnam, fares"),
+        ("parcel", {"from_": "VJA", "to": "GNT", "band": "medium"}, "15 kg parcel space to Guntur"),
+        ("bus_hire", {"place": "VJA"}, "buses on hire at the Vijayawada depot"),
+        ("darshan", {"place": "srisailam"}, "Srisailam's darshan types, prices, tickets left"),
+        ("seva", {"place": "KDG"}, "Kanaka Durga temple sevas"),
+        ("room", {"place": "srisailam"}, "Srisailam rooms"),
+        ("prasadam", {"place": "annavaram"}, "Annavaram prasadam"),
+        ("hall", {"place": "GMC"}, "Guntur Municipal Corporation's community halls"),
+        ("tanker", {"place": "NTR"}, "water tankers in Vijayawada"),
+        ("septic", {"place": "MO-GVMC"}, "septic-tank cleaning in Visakhapatnam"),
+        ("meal_sponsorship", {"place": "GNT"}, "Guntur's Anna Canteens open for sponsorship"),
+    ]
     return {
         "inventory": [
             _sample(
-                "RTC",
+                department,
                 "inventory",
-                {"department": "RTC", "kind": "bus_seat", "id": service.number, "date": day},
-                f"seats left on service {service.number} on {day}",
-            ),
+                {"department": department, "kind": kind, "id": id_, "date": day},
+                f"{shows} on {day}",
+            )
+            for department, kind, id_, shows in items
+        ],
+        "inventory/lists": [
             _sample(
-                "END",
-                "inventory",
-                {"department": "END", "kind": "darshan", "id": "srisailam.sarva", "date": day},
-                f"Srisailam sarva darshan tickets left on {day}",
-            ),
-        ]
+                next(d for d, k, _, _ in items if k == kind),
+                "inventory_list",
+                {"kind": kind, "date": day, **params},
+                f"{shows} on {day}",
+            )
+            for kind, params, shows in lists
+        ],
     }
 
 

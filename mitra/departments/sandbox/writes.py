@@ -1,14 +1,17 @@
-"""What the sandbox departments write: submitted applications and grievances, and holds on
-bookable inventory (bus seats, darshan, sevas, rooms).
+"""What the sandbox departments write: submitted applications and grievances, holds on
+bookable inventory (`bookables.py`: bus seats, parcels, buses on hire, darshan, sevas, rooms,
+prasadam, halls, tankers, septic cleaning, meal sponsorships), the bookings they become and
+their cancellation, and bill payments (`payments.py`).
 
 State lives per app (never in the shared, cached `world()`), in memory. The sandbox is one
 asyncio process, and nothing here awaits: every check-and-change (is the key new? is there
 capacity? take it) runs to completion before another request is looked at, so two requests
-can never both take the last seat.
+can never both take the last seat (or pay the same dues twice).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -17,8 +20,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from mitra.departments.references import make_reference
+from mitra.departments.sandbox.bookables import (
+    INVENTORY_KINDS,
+    LIST_LIMIT,
+    ROOMS,
+    ROOMS_DEFAULT,
+    SEVA_DAILY_QUOTA,
+    Bookable,
+    Bookables,
+)
 from mitra.departments.sandbox.datafiles import load
 from mitra.departments.sandbox.geography import Locality, Record, text
+from mitra.departments.sandbox.payments import RECEIPT_PREFIXES, apply_payment
 from mitra.departments.sandbox.people import mask
 from mitra.departments.sandbox.places import (
     cmrf_cell_ref,
@@ -28,24 +41,21 @@ from mitra.departments.sandbox.places import (
     secretariat_ref,
     tahsildar_ref,
 )
+from mitra.departments.sandbox.refusals import WriteError
 from mitra.departments.sandbox.timeline import IST
 from mitra.departments.sandbox.world import World
 
+__all__ = [
+    "HOLD_TTL",
+    "INVENTORY_KINDS",
+    "ROOMS",
+    "ROOMS_DEFAULT",
+    "SEVA_DAILY_QUOTA",
+    "Desk",
+    "WriteError",
+]
+
 HOLD_TTL = timedelta(minutes=10)
-INVENTORY_KINDS = {"bus_seat": "RTC", "darshan": "END", "seva": "END", "room": "END"}
-"""Which department sells each kind of inventory."""
-SEVA_DAILY_QUOTA = 50  # as `temple_calendar` publishes
-ROOMS = {"non_ac": 40}  # rooms of a type per temple per night (others: ROOMS_DEFAULT)
-ROOMS_DEFAULT = 20
-
-
-class WriteError(Exception):
-    """A refusal in the contract's error shape (`code` picks the HTTP status)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        self.message = message
-        super().__init__(message)
 
 
 def fingerprint(body: object) -> str:
@@ -59,6 +69,10 @@ class _Remembered:
     answer: Record
 
 
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(IST).replace(microsecond=0).isoformat()
+
+
 @dataclass
 class Hold:
     hold_id: str
@@ -66,6 +80,8 @@ class Hold:
     key: tuple[str, str, str]
     quantity: int
     expires_at: datetime
+    label: dict[str, str]
+    unit_price: int
     status: str = "held"  # held → confirmed | released | expired
     booking_id: str | None = None
 
@@ -75,9 +91,39 @@ class Hold:
             "hold_id": self.hold_id,
             "status": self.status,
             "item": {"kind": kind, "id": id_, "date": day},
+            "label": dict(self.label),
             "quantity": self.quantity,
-            "expires_at": self.expires_at.astimezone(IST).replace(microsecond=0).isoformat(),
+            "unit_price_paise": self.unit_price,
+            "amount_paise": self.quantity * self.unit_price,
+            "expires_at": _iso(self.expires_at),
             "booking_id": self.booking_id,
+        }
+
+
+@dataclass
+class Booking:
+    """A confirmed hold; cancelling it gives its capacity back."""
+
+    booking_id: str
+    hold: Hold
+    confirmed_at: datetime
+    status: str = "confirmed"  # confirmed → cancelled
+    cancelled_at: datetime | None = None
+
+    def record(self) -> Record:
+        hold = self.hold
+        kind, id_, day = hold.key
+        return {
+            "booking_id": self.booking_id,
+            "hold_id": hold.hold_id,
+            "status": self.status,
+            "item": {"kind": kind, "id": id_, "date": day},
+            "label": dict(hold.label),
+            "quantity": hold.quantity,
+            "unit_price_paise": hold.unit_price,
+            "amount_paise": hold.quantity * hold.unit_price,
+            "confirmed_at": _iso(self.confirmed_at),
+            "cancelled_at": _iso(self.cancelled_at) if self.cancelled_at else None,
         }
 
 
@@ -95,6 +141,18 @@ class Desk:
     _serials: dict[tuple[str, int], int] = field(default_factory=dict)
     _taken: dict[tuple[str, str, str], int] = field(default_factory=dict)
     _holds: dict[str, Hold] = field(default_factory=dict)
+    _bookings: dict[str, Booking] = field(default_factory=dict)
+    accounts: dict[tuple[str, str], Record] = field(default_factory=dict)
+    """Accounts paid through this desk: the world's record, copied, with the payments."""
+    documents: dict[str, dict[str, Record]] = field(default_factory=dict)
+    """Receipt documents of those payments, by kind and identifier."""
+    _credit: dict[tuple[str, str], int] = field(default_factory=dict)
+    _payment_references: dict[tuple[str, str], str] = field(default_factory=dict)
+    _receipt_serials: dict[str, int] = field(default_factory=dict)
+    bookables: Bookables = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bookables = Bookables(self.world)
 
     # ----- idempotency -----
 
@@ -283,32 +341,20 @@ class Desk:
 
     # ----- inventory and holds -----
 
-    def capacity(self, department: str, kind: str, id_: str, day: date) -> int:
-        """Seats, tickets or rooms of an item on a day, from the sandbox's data; refuses an
-        item this department does not sell."""
+    def _item(self, department: str, kind: str, id_: str) -> Bookable:
+        """The item, refusing a kind this department does not sell."""
         if INVENTORY_KINDS.get(kind) != department:
             raise WriteError("unsupported", f"{department} sells no {kind!r}")
-        override = self.capacities.get((kind, id_))
-        if override is not None:
-            return override
-        if kind == "bus_seat":
-            service = self.world.network.services.get(id_)
-            if service is None:
-                raise WriteError("not_found", "no such bus service")
-            return service.seats_available(day)
-        temple_id, _, code = id_.partition(".")
-        temple = next((t for t in load("temples")["temples"] if t["id"] == temple_id), None)
-        if temple is None:
-            raise WriteError("not_found", "no such temple")
-        if kind == "darshan":
-            quota = next((row[4] for row in temple["darshan"] if row[0] == code), None)
-            if quota is None:
-                raise WriteError("not_found", "no such darshan at that temple")
-            return int(quota)
-        rows = temple["sevas"] if kind == "seva" else temple["rooms"]
-        if not any(row[0] == code for row in rows):
-            raise WriteError("not_found", f"no such {kind} at that temple")
-        return SEVA_DAILY_QUOTA if kind == "seva" else ROOMS.get(code, ROOMS_DEFAULT)
+        return self.bookables.item(kind, id_)
+
+    def _capacity(self, item: Bookable, day: date) -> int:
+        override = self.capacities.get((item.kind, item.id))
+        return override if override is not None else item.capacity(day)
+
+    def capacity(self, department: str, kind: str, id_: str, day: date) -> int:
+        """Seats, tickets, rooms, trips … of an item on a day, from the sandbox's data;
+        refuses an item this department does not sell."""
+        return self._capacity(self._item(department, kind, id_), day)
 
     def _expire(self) -> None:
         """Give back what expired holds took (by the sandbox's clock)."""
@@ -318,14 +364,55 @@ class Desk:
                 hold.status = "expired"
                 self._taken[hold.key] -= hold.quantity
 
-    def inventory(self, department: str, kind: str, id_: str, day: date) -> Record:
-        capacity = self.capacity(department, kind, id_, day)
-        self._expire()
-        taken = self._taken.get((kind, id_, day.isoformat()), 0)
+    def _offer(self, item: Bookable, day: date) -> Record:
+        capacity = self._capacity(item, day)
+        taken = self._taken.get((item.kind, item.id, day.isoformat()), 0)
         return {
-            "item": {"kind": kind, "id": id_, "date": day.isoformat()},
+            "kind": item.kind,
+            "id": item.id,
+            "date": day.isoformat(),
+            "label": dict(item.label),
             "capacity": capacity,
             "available": max(0, capacity - taken),
+            "unit_price_paise": item.unit_price,
+            "details": item.details(day),
+        }
+
+    def inventory(self, department: str, kind: str, id_: str, day: date) -> Record:
+        item = self._item(department, kind, id_)
+        self._expire()
+        offer = self._offer(item, day)
+        return {
+            "item": {"kind": item.kind, "id": item.id, "date": offer["date"]},
+            "label": offer["label"],
+            "capacity": offer["capacity"],
+            "available": offer["available"],
+            "unit_price_paise": offer["unit_price_paise"],
+            "details": offer["details"],
+        }
+
+    def listing(
+        self,
+        department: str,
+        kind: str,
+        day: date,
+        *,
+        place: str | None = None,
+        from_: str | None = None,
+        to: str | None = None,
+        band: str | None = None,
+    ) -> Record:
+        """The items of `kind` at a place (or on a route) on a day: at most `LIST_LIMIT`, in
+        the order a chat offers them; `total` says how many matched."""
+        if INVENTORY_KINDS.get(kind) != department:
+            raise WriteError("unsupported", f"{department} sells no {kind!r}")
+        items = self.bookables.listing(kind, place=place, from_=from_, to=to, band=band)
+        self._expire()
+        return {
+            "kind": kind,
+            "date": day.isoformat(),
+            "items": [self._offer(item, day) for item in items[:LIST_LIMIT]],
+            "total": len(items),
         }
 
     def hold(self, department: str, item: Mapping[str, Any], quantity: int) -> Record:
@@ -333,10 +420,10 @@ class Desk:
         day: date = item["date"]
         if day < self.now().astimezone(IST).date():
             raise WriteError("invalid", "that date has passed")
-        kind, id_ = item["kind"], item["id"]
-        capacity = self.capacity(department, kind, id_, day)
+        bookable = self._item(department, item["kind"], item["id"])
+        capacity = self._capacity(bookable, day)
         self._expire()
-        key = (kind, id_, day.isoformat())
+        key = (bookable.kind, bookable.id, day.isoformat())
         taken = self._taken.get(key, 0)
         if capacity - taken < quantity:
             raise WriteError("sold_out", f"only {max(0, capacity - taken)} left")
@@ -347,6 +434,8 @@ class Desk:
             key=key,
             quantity=quantity,
             expires_at=self.now() + self.hold_ttl,
+            label=dict(bookable.label),
+            unit_price=bookable.unit_price,
         )
         self._holds[hold.hold_id] = hold
         return hold.record()
@@ -358,6 +447,9 @@ class Desk:
             raise WriteError("not_found", "no such hold")
         return hold
 
+    def hold_status(self, department: str, hold_id: str) -> Record:
+        return self._hold(department, hold_id).record()
+
     def confirm(self, department: str, hold_id: str) -> Record:
         hold = self._hold(department, hold_id)
         if hold.status == "expired":
@@ -365,12 +457,14 @@ class Desk:
         if hold.status == "released":
             raise WriteError("conflict", "the hold was released")
         if hold.status == "held":
-            moment = self.now().astimezone(IST)
+            now = self.now()
+            moment = now.astimezone(IST)
             prefix = f"BKG-{department}"
             hold.booking_id = make_reference(
                 prefix, moment.year, self._serial(prefix, moment.year, {})
             )
             hold.status = "confirmed"
+            self._bookings[hold.booking_id] = Booking(hold.booking_id, hold, now)
         return hold.record()
 
     def release(self, department: str, hold_id: str) -> Record:
@@ -381,3 +475,153 @@ class Desk:
             hold.status = "released"
             self._taken[hold.key] -= hold.quantity
         return hold.record()
+
+    # ----- bookings -----
+
+    def _booking(self, department: str, booking_id: str) -> Booking:
+        booking = self._bookings.get(booking_id.upper())
+        if booking is None or booking.hold.department != department:
+            raise WriteError("not_found", "no such booking")
+        return booking
+
+    def booking(self, department: str, booking_id: str) -> Record:
+        return self._booking(department, booking_id).record()
+
+    def cancel(self, department: str, booking_id: str) -> Record:
+        """Cancel a booking and give its capacity back; cancelling again answers the same.
+        A booking whose date has passed cannot be cancelled (`conflict`)."""
+        booking = self._booking(department, booking_id)
+        if booking.status == "cancelled":
+            return booking.record()
+        hold = booking.hold
+        if date.fromisoformat(hold.key[2]) < self.now().astimezone(IST).date():
+            raise WriteError("conflict", "the booking's date has passed")
+        booking.status = "cancelled"
+        booking.cancelled_at = self.now()
+        self._taken[hold.key] -= hold.quantity
+        return booking.record()
+
+    # ----- bill payments -----
+
+    def account(self, kind: str, number: str) -> Record | None:
+        """The account as it stands: the world's, or this desk's copy once paid here."""
+        return self.accounts.get((kind, number)) or self.world.accounts.get(kind, {}).get(number)
+
+    def document(self, kind: str, identifier: str) -> Record | None:
+        """A receipt document of a payment made here."""
+        return self.documents.get(kind, {}).get(identifier)
+
+    def pay(self, department: str, kind: str, number: str, body: Mapping[str, Any]) -> Record:
+        """Pay `amount_paise` of the account's dues: refuses more than is due (`invalid`) and
+        a payment reference already credited (`conflict`); the caller makes it idempotent."""
+        account = self.account(kind, number)
+        if account is None or account["department"] != department:
+            raise WriteError("not_found", f"no such {kind} account")
+        amount = int(body["amount_paise"])
+        due = int(account["dues"]["amount"])
+        if amount > due:
+            raise WriteError(
+                "invalid",
+                f"the amount is more than the dues ({due} paise)" if due else "nothing is due",
+            )
+        reference = str(body["payment_reference"])
+        credited = self._payment_references.get((department, reference))
+        if credited is not None:
+            raise WriteError(
+                "conflict", f"that payment reference was already credited ({credited})"
+            )
+        key = (kind, number)
+        if key not in self.accounts:
+            self.accounts[key] = copy.deepcopy(account)
+        account = self.accounts[key]
+        paid_at: datetime = body["paid_at"]
+        paid = _iso(paid_at)
+        receipt = self._receipt(kind, account)
+        payment = {"receipt": receipt, "paid_at": paid, "amount": amount, "channel": "mitra"}
+        unpaid = sorted(
+            (b for b in account["bills"] if not b["paid"]),
+            key=lambda b: (b["due_date"], b["issued_on"]),
+        )
+        self._credit[key], settled = apply_payment(
+            account, amount, self._credit.get(key, 0), payment
+        )
+        self._payment_references[(department, reference)] = receipt
+        period = ", ".join(b["period"] for b in settled) or (unpaid[0]["period"] if unpaid else "")
+        self._receipt_document(kind, account, receipt, payment, period)
+        return {
+            "receipt_number": receipt,
+            "account_kind": kind,
+            "account_number": number,
+            "amount_paise": amount,
+            "paid_at": paid,
+            "payment_reference": reference,
+            "dues_after_paise": account["dues"]["amount"],
+        }
+
+    def _receipt(self, kind: str, account: Record) -> str:
+        """The next receipt number in the department's series, after every one issued."""
+        year = self.now().astimezone(IST).year
+        if kind == "electricity":
+            prefix, width = f"ER{year % 100:02d}", 8
+        elif kind == "property_tax":
+            prefix, width = f"PTR-{account['provider']['code']}-{year}-", 6
+        else:
+            prefix, width = RECEIPT_PREFIXES[kind], 8
+        last = self._receipt_serials.get(prefix)
+        if last is None:
+            issued = [
+                p["receipt"]
+                for accounts in self.world.accounts.values()
+                for a in accounts.values()
+                for p in a["payments"]
+            ]
+            last = max(
+                (
+                    int(r[len(prefix) :])
+                    for r in issued
+                    if r.startswith(prefix) and r[len(prefix) :].isdigit()
+                ),
+                default=122,
+            )
+        self._receipt_serials[prefix] = last + 1
+        return f"{prefix}{last + 1:0{width}d}"
+
+    def _receipt_document(
+        self, kind: str, account: Record, receipt: str, payment: Record, period: str
+    ) -> None:
+        """Electricity and property tax payments have receipt documents, as in the world."""
+        common = {
+            "receipt_number": receipt,
+            "period": period,
+            "amount": payment["amount"],
+            "paid_at": payment["paid_at"],
+            "channel": payment["channel"],
+        }
+        if kind == "electricity":
+            document_kind = "electricity_receipt"
+            title = text("Electricity bill payment receipt", "విద్యుత్ బిల్లు చెల్లింపు రసీదు")
+            data = {
+                "service_number": account["number"],
+                "discom": account["provider"],
+                "consumer": account["holder"],
+                **common,
+            }
+        elif kind == "property_tax":
+            document_kind = "property_tax_receipt"
+            title = text("Property tax receipt", "ఆస్తి పన్ను రసీదు")
+            data = {
+                "assessment_number": account["number"],
+                "ulb": account["provider"],
+                "payer": account["holder"],
+                **common,
+            }
+        else:
+            return
+        self.documents.setdefault(document_kind, {})[receipt] = {
+            "kind": document_kind,
+            "identifier": receipt,
+            "department": account["department"],
+            "title": title,
+            "issued_on": self.now().astimezone(IST).date().isoformat(),
+            "data": data,
+        }
