@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mitra.catalogue.examples import run_example
+from mitra.catalogue.examples import example_sandbox, run_example
 from mitra.catalogue.lint import lint_catalogue
 from mitra.catalogue.loader import load_catalogue
 from mitra.catalogue.schema import LANGUAGES
@@ -46,6 +46,6 @@ def test_every_department_is_in_the_navigation() -> None:
 
 @pytest.mark.parametrize(("service", "example"), EXAMPLES)
 async def test_example_conversation(service: object, example: object) -> None:
-    async with sandbox_client() as client:
+    async with sandbox_client(example_sandbox()) as client:
         outcome = await run_example(service, example, CATALOGUE, client_caller(client))  # type: ignore[arg-type]
     assert outcome.passed, "\n".join([*outcome.failures, "", *outcome.transcript])

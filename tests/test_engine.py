@@ -285,3 +285,24 @@ def test_a_show_step_can_end_the_service_so_a_revoked_certificate_is_never_calle
     assert "REVOKED" in texts[-1]
     assert not any("Genuine" in t for t in texts)
     assert session.flow is None
+
+
+def test_dates_in_words_and_bounds_are_read_from_the_citizens_today() -> None:
+    from datetime import date
+
+    from mitra.catalogue.schema import Validation
+    from mitra.conversation.validators import Invalid, validate_answer
+
+    today = date(2026, 11, 29)
+    booking = Validation(type="date", min=0, max=60)
+    assert validate_answer("tomorrow", booking, today=today) == "2026-11-30"
+    assert validate_answer("రేపు", booking, today=today) == "2026-11-30"
+    assert validate_answer("ఎల్లుండి", booking, today=today) == "2026-12-01"
+    assert validate_answer("Day after  tomorrow", booking, today=today) == "2026-12-01"
+    for too_early_or_late in ("28-11-2026", "01-03-2027"):
+        with pytest.raises(Invalid):
+            validate_answer(too_early_or_late, booking, today=today)
+    birth = Validation(type="date", max=0)
+    assert validate_answer("15/08/1990", birth, today=today) == "1990-08-15"
+    with pytest.raises(Invalid):
+        validate_answer("tomorrow", birth, today=today)

@@ -162,7 +162,7 @@ def test(
 
 
 async def _run_examples(codes: list[str] | None, *, quiet: bool) -> list[Any]:
-    from mitra.catalogue.examples import run_example
+    from mitra.catalogue.examples import example_sandbox, run_example
     from mitra.departments.sandbox_client import sandbox_client
     from mitra.jobs.department_calls import client_caller
 
@@ -170,7 +170,7 @@ async def _run_examples(codes: list[str] | None, *, quiet: bool) -> list[Any]:
     services = [s for s in catalogue.current.values() if not codes or s.code in codes]
     work = [(s, e) for s in services for e in s.examples]
     outcomes = []
-    async with sandbox_client() as client:
+    async with sandbox_client(example_sandbox()) as client:
         caller = client_caller(client)
         with Progress(console=console, transient=True, disable=quiet) as progress:
             task = progress.add_task("example conversations", total=len(work))

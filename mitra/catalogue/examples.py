@@ -369,6 +369,14 @@ async def run_example(
     return outcome
 
 
+def example_sandbox() -> Any:
+    """The sandbox departments on the examples' day (EXAMPLE_NOW): holds, live answers and
+    "tomorrow" all agree with the engine's clock."""
+    from mitra.departments.sandbox import create_sandbox_app
+
+    return create_sandbox_app(clock=lambda: EXAMPLE_NOW)
+
+
 async def run_examples(
     catalogue: Catalogue, caller: Caller, codes: list[str] | None = None
 ) -> list[ExampleOutcome]:
@@ -381,4 +389,11 @@ async def run_examples(
     return results
 
 
-__all__ = ["ExampleOutcome", "offered", "reply_text", "run_example", "run_examples"]
+__all__ = [
+    "ExampleOutcome",
+    "example_sandbox",
+    "offered",
+    "reply_text",
+    "run_example",
+    "run_examples",
+]

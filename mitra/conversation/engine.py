@@ -18,7 +18,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -739,7 +739,7 @@ def _answer(s: Session, body: Any, now: datetime, cat: Catalogue, out: _Out) -> 
     if isinstance(step, AskStep):
         if isinstance(body, Text):
             try:
-                value = validate_answer(body.text, step.validate_as)
+                value = validate_answer(body.text, step.validate_as, today=_local_day(now))
             except Invalid:
                 problem = step.invalid(lang)
         else:
@@ -949,6 +949,14 @@ def _notify_later(s: Session, now: datetime, cat: Catalogue, out: _Out) -> Sessi
     out.effects.append(effect)
     out.replies.append(messages.text(t(lang, "will_notify")))
     return replace(s, flow=replace(s.flow, waiting=effect.id), state="flow")
+
+
+IST = timezone(timedelta(hours=5, minutes=30), "IST")
+
+
+def _local_day(now: datetime) -> date:
+    """The citizen's "today" (Andhra Pradesh is on Indian time)."""
+    return now.astimezone(IST).date()
 
 
 # ---- identity step-up -------------------------------------------------------------------

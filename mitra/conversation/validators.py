@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from mitra.catalogue.schema import Validation
 
@@ -78,14 +78,42 @@ def _amount(text: str, rule: Validation) -> str:
     return str(value)
 
 
-def _date(text: str, rule: Validation) -> str:
-    cleaned = text.strip()
+# Days said in words, from today: what people type for a booking.
+RELATIVE_DAYS = {
+    "today": 0,
+    "tomorrow": 1,
+    "day after tomorrow": 2,
+    "ఈరోజు": 0,
+    "ఈ రోజు": 0,
+    "నేడు": 0,
+    "రేపు": 1,
+    "ఎల్లుండి": 2,
+}
+
+
+def parse_date(text: str, today: date) -> date | None:
+    cleaned = " ".join(text.strip().casefold().split())
+    if cleaned in RELATIVE_DAYS:
+        return today + timedelta(days=RELATIVE_DAYS[cleaned])
     for fmt in ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d", "%d-%m-%y", "%d/%m/%y"):
         try:
-            return datetime.strptime(cleaned, fmt).date().isoformat()
+            return datetime.strptime(cleaned, fmt).date()
         except ValueError:
             continue
-    raise Invalid("not a date")
+    return None
+
+
+def _date(text: str, rule: Validation, today: date) -> str:
+    """A date (typed as 20-11-2026, 20/11/26 …, or "today", "tomorrow", "రేపు"). `min` and
+    `max` bound it in days from today: `max: 0` is never in the future (a date of birth),
+    `min: 0, max: 60` a booking within two months."""
+    day = parse_date(text, today)
+    if day is None:
+        raise Invalid("not a date")
+    offset = (day - today).days
+    if (rule.min is not None and offset < rule.min) or (rule.max is not None and offset > rule.max):
+        raise Invalid("out of range")
+    return day.isoformat()
 
 
 def _mobile(text: str, rule: Validation) -> str:
@@ -148,7 +176,6 @@ _BY_TYPE: dict[str, Callable[[str, Validation], str]] = {
     "text": _text,
     "number": _number,
     "amount": _amount,
-    "date": _date,
     "mobile": _mobile,
     "pincode": _pincode,
     "vehicle": _vehicle,
@@ -168,7 +195,10 @@ def validate_answer(text: str, rule: Validation, *, today: date | None = None) -
         raise Invalid("too short")
     if rule.max_length is not None and len(value) > rule.max_length:
         raise Invalid("too long")
-    result = _BY_TYPE[rule.type](value, rule)
+    if rule.type == "date":
+        result = _date(value, rule, today or date.today())
+    else:
+        result = _BY_TYPE[rule.type](value, rule)
     if rule.pattern is not None and not re.fullmatch(rule.pattern, result):
         raise Invalid("does not match the expected pattern")
     return result

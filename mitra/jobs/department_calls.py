@@ -209,7 +209,9 @@ def client_caller(client: Any) -> Caller:
             result = await client.inventory(department, a["kind"], a["id"], a["date"])
         elif operation == "inventory_list":
             kind, day = a.pop("kind"), a.pop("date")
-            result = await client.inventory_list(department, kind, day, **a)
+            if "from" in a:
+                a["from_"] = a.pop("from")
+            result = await client.inventory_list(kind, day, **a)
         elif operation == "hold":
             # The effect id is the idempotency key: a retried call never holds twice.
             item = {"kind": a["kind"], "id": a["id"], "date": a["date"]}

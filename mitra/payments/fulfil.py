@@ -101,13 +101,12 @@ class Fulfiller:
         try:
             if p["purpose"] == "bill":
                 outcome = await self.departments.pay_account(
-                    department,
                     d["account"]["kind"],
                     d["account"]["number"],
-                    amount_paise=p["amount_paise"],
-                    payment_reference=p["reference"],
-                    paid_at=(p["captured_at"] or datetime.now(UTC)).isoformat(),
-                    idempotency_key=p["reference"],
+                    p["amount_paise"],
+                    p["reference"],
+                    (p["captured_at"] or datetime.now(UTC)).isoformat(),
+                    p["reference"],
                 )
             elif p["purpose"] == "booking":
                 outcome = await self.departments.confirm_hold(department, p["purpose_ref"])
@@ -298,7 +297,7 @@ class Fulfiller:
         p = job.row
         booking = await asyncio.to_thread(self._booking_of, conn, p["id"])
         try:
-            await self.departments.cancel_booking(p["department"], booking["booking_id"])
+            await self.departments.cancel_booking(booking["booking_id"])
         except Exception as exc:
             kind_of = getattr(exc, "kind", None) or "unavailable"
             if kind_of in ("unavailable", "unauthorized"):
