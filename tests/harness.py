@@ -143,19 +143,21 @@ class Chat:
 
 
 @contextlib.asynccontextmanager
-async def running_mitra(settings: Settings, **fake_options: Any) -> AsyncIterator[Chat]:
+async def running_mitra(
+    settings: Settings, *, sandbox: dict[str, Any] | None = None, **fake_options: Any
+) -> AsyncIterator[Chat]:
     # The sandbox payment gateway over real HTTP (Mitra calls it synchronously). It does not
     # call back by itself here: tests settle a link and deliver the signed callback
     # (`Chat.pay`), so they can also repeat, reorder or forge it.
     gateway_app = create_payment_gateway_app(secret=PAYMENT_SECRET, callback_url=None)
     with serving(gateway_app) as gateway_url:
-        async with _running_mitra(settings, gateway_url, **fake_options) as chat:
+        async with _running_mitra(settings, gateway_url, sandbox or {}, **fake_options) as chat:
             yield chat
 
 
 @contextlib.asynccontextmanager
 async def _running_mitra(
-    settings: Settings, gateway_url: str, **fake_options: Any
+    settings: Settings, gateway_url: str, sandbox_options: dict[str, Any], **fake_options: Any
 ) -> AsyncIterator[Chat]:
     settings = settings.model_copy(
         update={"graph_api_url": GRAPH_BASE, "payment_gateway_url": gateway_url}
@@ -180,7 +182,7 @@ async def _running_mitra(
             transport=httpx.ASGITransport(app=fake.app), base_url=GRAPH_BASE
         )
         try:
-            sandbox = create_sandbox_app()
+            sandbox = create_sandbox_app(**sandbox_options)
             # The e-KYC sandbox over real HTTP (the processor calls it synchronously).
             # Every example may use the same sample Aadhaar number: no hourly OTP limit here
             # (tests/identity checks the limit itself).

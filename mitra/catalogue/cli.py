@@ -42,6 +42,9 @@ def _operations_of() -> Any:
         "place": "/v1/places/{type}",
         "info": "/v1/info/",
         "locate": "/v1/admin/locate",
+        "inventory": "/v1/inventory/{kind}/{id}",
+        "inventory_list": "/v1/inventory/{kind}",
+        "hold": "/v1/holds",
     }
     available = {op for op, prefix in served.items() if any(p.startswith(prefix) for p in paths)}
     return lambda department: available

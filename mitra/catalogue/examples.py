@@ -217,7 +217,8 @@ def _payment_answer(
         amount = int(hold.get("amount_paise") or args.get("amount") or 0)
     except ValueError:
         amount = 0
-    if amount <= 0:
+    free = args.get("purpose") == "booking" and amount == 0
+    if amount <= 0 and not free:
         return EffectResult(effect_id, False, error="invalid")
     cases.serial += 1
     reference = make_reference("PAY", now.astimezone(IST).year, cases.serial)
@@ -227,7 +228,7 @@ def _payment_answer(
         True,
         {
             "reference": reference,
-            "url": f"https://pay.example.invalid/pay/{reference}",
+            "url": "" if free else f"https://pay.example.invalid/pay/{reference}",
             "amount_paise": amount,
             "expires_at": expires.isoformat(),
         },

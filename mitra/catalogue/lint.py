@@ -33,6 +33,9 @@ OPERATIONS = {
     "place",
     "info",
     "locate",
+    "hold",
+    "inventory",
+    "inventory_list",
     *PLATFORM_OPERATIONS,
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.[a-z0-9_.]+)?(?:\|([a-z_]+))?\}")

@@ -876,9 +876,12 @@ def _effect_result(
         out.transitions.append(Transition(service.code, service.version, step.id, "completed"))
         flow = replace(flow, results={**flow.results, step.save_as: result.data or {}})
         url = str((result.data or {}).get("url") or "")
-        out.replies.append(
-            messages.cta_url(fill(step.prompt(lang), flow, lang), step.button(lang), url)
-        )
+        if not url:  # nothing to pay (a free darshan): the booking is being confirmed
+            out.replies.append(_final(t(lang, "booking_free"), lang))
+        else:
+            out.replies.append(
+                messages.cta_url(fill(step.prompt(lang), flow, lang), step.button(lang), url)
+            )
         return replace(s, flow=None, state="menu")
     if result.ok:
         out.transitions.append(

@@ -70,10 +70,10 @@ def create(
         "SELECT reference, link_url, amount_paise, expires_at FROM payments WHERE effect_id = %s",
         (effect_id,),
     ).fetchone()
-    if existing is not None and existing["link_url"]:
+    if existing is not None:
         return Made(
             existing["reference"],
-            existing["link_url"],
+            existing["link_url"] or "",
             existing["amount_paise"],
             existing["expires_at"],
         )
@@ -91,7 +91,8 @@ def create(
         if not hold.get("hold_id"):
             raise PaymentError("invalid", "a booking payment needs its hold")
         amount = int(hold.get("amount_paise") or amount)  # the department's price wins
-    if not 0 < amount <= MAX_AMOUNT_PAISE:
+    free = purpose == "booking" and amount == 0  # a free darshan is still a booking
+    if not (0 < amount <= MAX_AMOUNT_PAISE or free):
         raise PaymentError("invalid", "nothing to pay" if amount <= 0 else "amount too large")
     expires = now + timedelta(minutes=link_minutes)
     if hold.get("expires_at"):
@@ -123,26 +124,37 @@ def create(
             hold.get("hold_id") or account.get("number"),
             cipher.encrypt(orjson.dumps(details), context=b"payment_details"),
             amount,
-            gateway.name,
+            "none" if free else gateway.name,
             expires,
             now,
             now,
         ),
     ).fetchone()
     assert row is not None
-    # Inside the transaction on purpose: if the link cannot be made, no payment is left
-    # behind; if the transaction fails after the link was made, the retry gets the same link
-    # (the gateway is idempotent on the reference).
-    link = gateway.create_link(
-        reference=reference,
-        amount_paise=amount,
-        description=f"{service.title.en} · {reference}",
-        expires_at=expires,
-    )
-    conn.execute(
-        "UPDATE payments SET link_id = %s, link_url = %s WHERE id = %s",
-        (link.link_id, link.url, row["id"]),
-    )
+    if free:
+        # Nothing to pay: taken at once, and fulfilled (the hold confirmed) like any payment.
+        conn.execute(
+            "UPDATE payments SET status = 'captured', captured_at = %s, fulfilment = 'pending',"
+            " fulfil_after = %s WHERE id = %s",
+            (now, now, row["id"]),
+        )
+        conn.execute(f"SELECT pg_notify('{PAYMENTS_CHANNEL}', '')")
+    url = ""
+    if not free:
+        # Inside the transaction on purpose: if the link cannot be made, no payment is left
+        # behind; if the transaction fails after the link was made, the retry gets the same
+        # link (the gateway is idempotent on the reference).
+        link = gateway.create_link(
+            reference=reference,
+            amount_paise=amount,
+            description=f"{service.title.en} · {reference}",
+            expires_at=expires,
+        )
+        url = link.url
+        conn.execute(
+            "UPDATE payments SET link_id = %s, link_url = %s WHERE id = %s",
+            (link.link_id, link.url, row["id"]),
+        )
     if purpose == "booking":
         item = hold.get("item") or {}
         conn.execute(
@@ -158,7 +170,7 @@ def create(
                 int(hold.get("quantity") or 1),
             ),
         )
-    return Made(reference, link.url, amount, expires)
+    return Made(reference, url, amount, expires)
 
 
 def apply_event(conn: psycopg.Connection[Any], gateway: str, event: GatewayEvent) -> str:
