@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -144,20 +145,32 @@ class Chat:
 
 @contextlib.asynccontextmanager
 async def running_mitra(
-    settings: Settings, *, sandbox: dict[str, Any] | None = None, **fake_options: Any
+    settings: Settings,
+    *,
+    sandbox: dict[str, Any] | None = None,
+    now: Callable[[], datetime] | None = None,
+    **fake_options: Any,
 ) -> AsyncIterator[Chat]:
+    """`sandbox`: options of the sandbox departments (clock, capacities); `now`: the worker's
+    clock (the conversation's "today"), real time by default."""
     # The sandbox payment gateway over real HTTP (Mitra calls it synchronously). It does not
     # call back by itself here: tests settle a link and deliver the signed callback
     # (`Chat.pay`), so they can also repeat, reorder or forge it.
     gateway_app = create_payment_gateway_app(secret=PAYMENT_SECRET, callback_url=None)
     with serving(gateway_app) as gateway_url:
-        async with _running_mitra(settings, gateway_url, sandbox or {}, **fake_options) as chat:
+        async with _running_mitra(
+            settings, gateway_url, sandbox or {}, now, **fake_options
+        ) as chat:
             yield chat
 
 
 @contextlib.asynccontextmanager
 async def _running_mitra(
-    settings: Settings, gateway_url: str, sandbox_options: dict[str, Any], **fake_options: Any
+    settings: Settings,
+    gateway_url: str,
+    sandbox_options: dict[str, Any],
+    now: Callable[[], datetime] | None,
+    **fake_options: Any,
 ) -> AsyncIterator[Chat]:
     settings = settings.model_copy(
         update={"graph_api_url": GRAPH_BASE, "payment_gateway_url": gateway_url}
@@ -190,7 +203,13 @@ async def _running_mitra(
             with serving(create_ekyc_sandbox_app(desk=desk)) as ekyc_url:
                 ekyc = HttpEkycProvider(ekyc_url, "")
                 async with sandbox_client(sandbox) as departments:
-                    worker = Worker(settings, http=graph_http, departments=departments, ekyc=ekyc)
+                    worker = Worker(
+                        settings,
+                        http=graph_http,
+                        departments=departments,
+                        ekyc=ekyc,
+                        **({"now": now} if now is not None else {}),
+                    )
                     async with _running(worker):
                         yield Chat(fake, worker, mitra_http, sandbox, graph_http, gateway_url)
                     # Fitness: nothing Mitra sent in any test broke WhatsApp's limits.

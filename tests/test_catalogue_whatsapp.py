@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from mitra.catalogue.examples import EXAMPLE_NOW
 from mitra.catalogue.loader import load_catalogue
 from mitra.catalogue.schema import Example, Service
 from tests.harness import Chat, body_text, choices, running_mitra
@@ -31,10 +32,16 @@ async def _turn(chat: Chat, db: Any, wa_id: str, spec: dict[str, Any]) -> list[A
     return chat.received(wa_id)[before:]
 
 
-async def _run(chat: Chat, db: Any, service: Service, example: Example) -> None:
+async def _run(
+    chat: Chat, db: Any, service: Service, example: Example, *, renumber: bool = True
+) -> None:
     # Each example numbers its applications from the start, as `mitra catalog test` does.
-    db.execute("TRUNCATE document_deliveries, documents, case_events, cases, case_serials CASCADE")
-    db.commit()
+    if renumber:
+        db.execute(
+            "TRUNCATE bookings, refunds, payment_events, payments, document_deliveries,"
+            " documents, case_events, cases, case_serials CASCADE"
+        )
+        db.commit()
     wa_id = str(next(CITIZENS))
     await _turn(chat, db, wa_id, {"text": "Hi"})
     label = "తెలుగు" if example.language == "te" else "English"
@@ -71,7 +78,10 @@ async def test_every_example_of_a_department_over_whatsapp(
     settings: Any, db: Any, department: str
 ) -> None:
     services = CATALOGUE.services_of(department)
-    async with running_mitra(settings) as chat:
+    # On the examples' day, like `mitra catalog test`: "tomorrow" and the sandbox agree.
+    async with running_mitra(
+        settings, sandbox={"clock": lambda: EXAMPLE_NOW}, now=lambda: EXAMPLE_NOW
+    ) as chat:
         for service in services:
             for example in service.examples:
                 await _run(chat, db, service, example)

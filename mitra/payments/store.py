@@ -96,7 +96,12 @@ def create(
         raise PaymentError("invalid", "nothing to pay" if amount <= 0 else "amount too large")
     expires = now + timedelta(minutes=link_minutes)
     if hold.get("expires_at"):
-        expires = min(expires, datetime.fromisoformat(str(hold["expires_at"])))
+        # The link lasts no longer than the hold, by the department's clock if ours agrees;
+        # if the clocks disagree (the hold looks expired already), the usual time, and a
+        # payment after the hold is gone is refunded by fulfilment.
+        remaining = datetime.fromisoformat(str(hold["expires_at"])) - now
+        if remaining > timedelta(0):
+            expires = now + min(timedelta(minutes=link_minutes), remaining)
     year = now.astimezone(IST).year
     reference = make_reference("PAY", year, next_serial(conn, "PAY", year))
     details = {
