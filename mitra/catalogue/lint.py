@@ -17,6 +17,7 @@ from mitra.catalogue.schema import (
     LocationStep,
     LookupStep,
     MediaStep,
+    PayStep,
     Service,
     ShowStep,
     SubmitStep,
@@ -54,6 +55,9 @@ def _texts(service: Service) -> Iterable[tuple[str, Text, int]]:
             yield f"{where}.prompt", step.prompt, limits.TEXT_BODY
         if isinstance(step, AskStep):
             yield f"{where}.invalid", step.invalid, limits.TEXT_BODY
+        if isinstance(step, PayStep):
+            yield f"{where}.prompt", step.prompt, limits.INTERACTIVE_BODY
+            yield f"{where}.button", step.button, limits.BUTTON_TITLE
         if isinstance(step, ChooseStep):
             as_buttons = len(step.options) <= limits.REPLY_BUTTONS_MAX
             for o in step.options:

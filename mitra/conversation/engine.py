@@ -598,7 +598,8 @@ def _run(s: Session, service: Service, now: datetime | None, cat: Catalogue, out
             flow = _enter(flow, following, now)
             continue
         if isinstance(step, BranchStep):
-            value = str(lookup_path(_context(flow), step.on) or "")
+            found = lookup_path(_context(flow), step.on)
+            value = "" if found is None else str(found)  # 0 is "0", not "nothing"
             target = step.cases.get(value, step.default)
             if target is None:
                 target = _next_step_id(service, step.id)

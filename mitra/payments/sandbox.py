@@ -217,7 +217,8 @@ def create_payment_gateway_app(
             link = desk.create(body)
         except (KeyError, ValueError, TypeError, orjson.JSONDecodeError) as exc:
             return JSONResponse({"error": "invalid", "detail": str(exc)}, status_code=400)
-        base = str(request.base_url).rstrip("/")
+        # The page lives beside this API, under whatever prefix the app is mounted at.
+        base = str(request.url).split("?")[0].rsplit("/v1/links", 1)[0]
         return JSONResponse(
             {
                 "link_id": link.link_id,
