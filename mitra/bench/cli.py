@@ -122,8 +122,9 @@ def e2e(
     mix: Annotated[
         str,
         typer.Option(
-            help="What citizens send: 'menu' (menu and help, no department) or 'realistic'"
-            " (menu, a service code, search, a status lookup against the sandbox departments)."
+            help="What citizens send: 'menu' (menu and help, no department), 'realistic'"
+            " (menu, a service code, search, a status lookup against the sandbox departments)"
+            " or 'bookings' (a darshan booking: live inventory, a hold, a payment link)."
         ),
     ] = "menu",
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,

@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -236,7 +237,7 @@ class E2EConfig:
     connections: int = 32
     drain_timeout: float = 60.0
     profile_dir: str | None = None  # py-spy profiles of every process in the sustained phase
-    mix: str = "menu"  # "menu" or "realistic" (see REALISTIC_MIX)
+    mix: str = "menu"  # "menu", "realistic" (see REALISTIC_MIX) or "bookings" (BOOKING_MIX)
 
 
 # One citizen's messages in order, each answered by exactly one reply: the menu, a service by
@@ -250,6 +251,14 @@ REALISTIC_MIX = (
     "ENG-2026-000123-K",
     "help",
 )
+
+
+# A booking-heavy mix: each citizen books a Srisailam sheeghra darshan (END-01) — the day
+# (spread over the next 59 days, so holds never run out), the second darshan of the live
+# inventory list, one person (a hold at the sandbox Endowments department), yes (a payment
+# link from the sandbox gateway). Every message is answered by exactly one reply; nobody pays.
+BOOKING_MIX = ("END-01", "{day}", "2", "1", "yes")
+IST = timezone(timedelta(hours=5, minutes=30))
 
 
 @dataclass
@@ -406,6 +415,9 @@ class _Bench:
                 ]
             )
         else:
+            if kind == "{day}":
+                day = datetime.now(IST).date() + timedelta(days=1 + citizen % 59)
+                kind = day.strftime("%d-%m-%Y")
             payload = envelopes.text_envelope(
                 wa_id,
                 kind,
@@ -446,6 +458,8 @@ class _Bench:
     def measured_texts(self) -> tuple[str, ...]:
         if not self.config.warmup:
             return ("Hi",)
+        if self.config.mix == "bookings":
+            return BOOKING_MIX
         return REALISTIC_MIX if self.config.mix == "realistic" else ("menu", "help")
 
     def build(self, count: int, kinds: tuple[str, ...]) -> list[tuple[int, bytes]]:
@@ -634,6 +648,9 @@ async def run_e2e(config: E2EConfig, progress: Progress | None = None) -> E2ERep
             "a realistic mix (menu, service code, search, a status lookup against the sandbox"
             " Energy department) of citizens past consent"
             if config.mix == "realistic"
+            else "a booking mix (END-01: the day, a darshan from the live inventory, a hold at"
+            " the sandbox Endowments department, a payment link from the sandbox gateway)"
+            if config.mix == "bookings"
             else "the main menu or the help text (citizens past consent)"
         )
         if config.warmup
@@ -650,7 +667,12 @@ async def run_e2e(config: E2EConfig, progress: Progress | None = None) -> E2ERep
     with mitra_environment(f"http://{LOOPBACK}:{serve_port}", extra) as menv:
         if not menv.embedded:
             report.notes.append("Database: MITRA_DATABASE_URL (not an embedded PostgreSQL).")
-        env = {**menv.env, "MITRA_DEPARTMENTS": "sandbox"}
+        env = {
+            **menv.env,
+            "MITRA_DEPARTMENTS": "sandbox",
+            "MITRA_PAYMENT_WEBHOOK_SECRET": menv.env.get("MITRA_PAYMENT_WEBHOOK_SECRET")
+            or "bench-payment-secret",
+        }
         python = sys.executable
         try:
             processes["fake-graph"] = spawn(
