@@ -141,3 +141,60 @@ async def test_the_last_seats_are_never_oversold_and_every_payment_ends_booked_o
         day = (datetime.now(IST) + timedelta(days=1)).date().isoformat()
         inventory = await chat.worker._departments.inventory("END", *ITEM, day)
         assert inventory["available"] == 0
+
+
+@pytest.mark.slow
+async def test_a_cancelled_booking_is_cancelled_at_the_department_and_refunded_by_its_rule(
+    settings: Any, db: Any
+) -> None:
+    async with running_mitra(settings) as chat:
+        wa_id = str(next(numbers))
+        # Ten days ahead: END-01's rule gives 90% back up to 48 hours before.
+        await say(chat, wa_id, text="Hi")
+        await say(chat, wa_id, reply_id="lang:en", reply_title="English")
+        await say(chat, wa_id, text="END-01")
+        day = (datetime.now(IST) + timedelta(days=10)).date()
+        await say(chat, wa_id, text=day.strftime("%d-%m-%Y"))
+        await say(
+            chat, wa_id, reply_id="opt:darshan:srisailam.sheeghra", reply_title="x", list=True
+        )
+        await say(chat, wa_id, text="2")  # ₹300 for two
+        [link] = await say(chat, wa_id, reply_id="opt:sure:yes", reply_title="Yes")
+        await pay(chat, str(link.body["interactive"]["action"]["parameters"]["url"]))
+        await all_fulfilled(chat, db)
+        booking = db.execute("SELECT booking_id, ticket_document_id FROM bookings").fetchone()
+        db.commit()
+        assert booking["booking_id"].startswith("BKG-END-")
+
+        listed = await say(chat, wa_id, text="END-26")
+        rows = listed[-1].body["interactive"]["action"]["sections"][0]["rows"]
+        assert [r["id"] for r in rows] == [f"opt:booking:{booking['booking_id']}"]
+        assert "₹270" in rows[0]["description"]  # 90% of ₹300
+        [confirm] = await say(chat, wa_id, reply_id=rows[0]["id"], reply_title="x", list=True)
+        assert "refund" in body_text(confirm)
+        await say(chat, wa_id, reply_id="opt:sure:yes", reply_title="Yes")
+        await all_fulfilled(chat, db)
+
+        row = db.execute(
+            "SELECT p.status, p.refunded_paise, b.status AS booked FROM payments p"
+            " JOIN bookings b ON b.payment_id = p.id"
+        ).fetchone()
+        refund = db.execute("SELECT amount_paise, status FROM refunds").fetchone()
+        ticket = db.execute(
+            "SELECT revoked_at FROM documents WHERE id = %s", (booking["ticket_document_id"],)
+        ).fetchone()
+        db.commit()
+        assert (row["status"], row["refunded_paise"], row["booked"]) == (
+            "partially_refunded",
+            27_000,
+            "cancelled",
+        )
+        assert (refund["amount_paise"], refund["status"]) == (27_000, "processed")
+        assert ticket["revoked_at"] is not None  # the e-ticket no longer verifies as valid
+        said = "\n".join(body_text(m) for m in chat.received(wa_id))
+        assert f"Booking {booking['booking_id']} is cancelled. Refund: ₹270" in said
+        status = await chat.worker._departments.booking(booking["booking_id"])
+        assert status["status"] == "cancelled"
+        # Nothing left to cancel.
+        said = "\n".join(body_text(m) for m in await say(chat, wa_id, text="END-26"))
+        assert "BKG-END-" not in said
