@@ -93,3 +93,85 @@ async def test_each_payment_reaches_a_verified_receipt_or_ticket_in_the_chat(
                 for lang in ("en", "te"):
                     value = row["value"][lang] if isinstance(row["value"], dict) else row["value"]
                     assert value.strip() and "{" not in value, (service.code, row, lang)
+
+
+CANCELLING = [
+    s
+    for s in CATALOGUE.current.values()
+    if s.pattern == "cancel"
+    and any(getattr(x, "operation", "") == "cancel_booking" for x in s.steps)
+]
+
+
+def booking_service_for(cancel: Service) -> Service:
+    """A paid booking service of the same department, to have something to cancel."""
+    for service in PAYING:
+        if service.department == cancel.department and service.pattern == "booking":
+            example = paying_example(service)
+            if "PAY-2026-5" in " ".join(example.turns[-1].expect):
+                return service
+    raise AssertionError(f"no paid booking service to cancel with {cancel.code}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("code", sorted(s.code for s in CANCELLING))
+async def test_each_cancel_service_cancels_a_paid_booking_at_the_department(
+    settings: Any, db: Any, code: str
+) -> None:
+    cancel = CATALOGUE.service(code)
+    assert cancel is not None
+    booking_service = booking_service_for(cancel)
+    async with running_mitra(
+        settings, sandbox={"clock": lambda: EXAMPLE_NOW}, now=lambda: EXAMPLE_NOW
+    ) as chat:
+        await run_example(chat, db, booking_service, paying_example(booking_service))
+        payment = db.execute(
+            "SELECT id, link_url, citizen_id FROM payments ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        db.commit()
+        event = (await chat.settle(payment["link_url"], "paid"))["event"]
+        assert (await chat.call_back(event)).json()["outcome"] == "applied"
+
+        def fulfilled() -> bool:
+            row = db.execute(
+                "SELECT fulfilment FROM payments WHERE id = %s", (payment["id"],)
+            ).fetchone()
+            db.commit()
+            return row["fulfilment"] == "done"
+
+        await eventually(fulfilled, timeout=20, what="the booking")
+        booking = db.execute("SELECT booking_id FROM bookings").fetchone()
+        db.commit()
+        wa_id = chat.fake.sent()[-1].to
+
+        async def say(**spec: Any) -> list[Any]:
+            before = len(chat.received(wa_id))
+            assert (await chat.fake.simulate({"wa_id": wa_id, **spec})).status == 200
+            await chat.settled(db)
+            return chat.received(wa_id)[before:]
+
+        listed = (await say(text=code))[-1]
+        rows = [r for s in listed.body["interactive"]["action"]["sections"] for r in s["rows"]]
+        [row] = [r for r in rows if booking["booking_id"] in r["id"]]
+        confirm = (await say(reply_id=row["id"], reply_title=row["title"], list=True))[-1]
+        [yes] = [
+            b["reply"]["id"]
+            for b in confirm.body["interactive"]["action"]["buttons"]
+            if b["reply"]["id"].endswith(":yes")
+        ]
+        await say(reply_id=yes, reply_title="Yes")
+
+        def cancelled() -> bool:
+            row = db.execute(
+                "SELECT b.status, p.fulfilment FROM bookings b JOIN payments p"
+                " ON p.id = b.payment_id"
+            ).fetchone()
+            db.commit()
+            return (row["status"], row["fulfilment"]) == ("cancelled", "done")
+
+        await eventually(cancelled, timeout=20, what=f"{code}'s cancellation")
+        await chat.settled(db)
+        at_department = await chat.worker._departments.booking(booking["booking_id"])
+        assert at_department["status"] == "cancelled"
+        said = " ".join(m.body.get("text", {}).get("body", "") for m in chat.received(wa_id))
+        assert f"Booking {booking['booking_id']} is cancelled" in said or "రద్దు" in said

@@ -167,6 +167,7 @@ def _platform(
                 call.args,
                 effect_id=call.id,
                 desk=desk,
+                department=call.department,
             )
     except NotMitras:
         return None

@@ -47,6 +47,7 @@ def answer(
     *,
     effect_id: str = "",
     desk: CaseDesk | None = None,
+    department: str | None = None,
 ) -> dict[str, Any]:
     if operation == "my_data":
         return my_data(conn, cipher, citizen_id)
@@ -60,7 +61,9 @@ def answer(
         if desk is None or desk.gateway is None:
             raise PlatformLookupError("unavailable")
         try:
-            return _payment_operation(conn, desk, citizen_id, operation, args, effect_id)
+            return _payment_operation(
+                conn, desk, citizen_id, operation, args, effect_id, department
+            )
         except PaymentError as exc:
             raise PlatformLookupError(exc.kind) from exc
         except GatewayError as exc:
@@ -137,6 +140,7 @@ def _payment_operation(
     operation: str,
     args: dict[str, Any],
     effect_id: str,
+    department: str | None,
 ) -> dict[str, Any]:
     if operation == "create_payment":
         return payments_chat.create_payment(
@@ -150,7 +154,9 @@ def _payment_operation(
             desk.link_minutes,
         )
     if operation == "my_bookings":
-        return payments_chat.my_bookings(conn, desk.cipher, citizen_id)
+        # A department's cancel service lists that department's bookings.
+        only = department if department and department != "GEN" else None
+        return payments_chat.my_bookings(conn, desk.cipher, citizen_id, department=only)
     return payments_chat.cancel_booking(
         conn, desk.cipher, citizen_id, str(args.get("booking") or "")
     )

@@ -42,7 +42,11 @@ def create_payment(
 
 
 def my_bookings(
-    conn: psycopg.Connection[Any], cipher: FieldCipher, citizen_id: int
+    conn: psycopg.Connection[Any],
+    cipher: FieldCipher,
+    citizen_id: int,
+    *,
+    department: str | None = None,
 ) -> dict[str, Any]:
     """The citizen's confirmed bookings still to come, newest first, with what cancelling
     each would refund now."""
@@ -50,8 +54,9 @@ def my_bookings(
         "SELECT b.booking_id, b.item, b.quantity, b.service, p.amount_paise, p.details_enc"
         " FROM bookings b JOIN payments p ON p.id = b.payment_id"
         " WHERE b.citizen_id = %s AND b.status = 'confirmed' AND b.booking_id IS NOT NULL"
+        " AND (%s::text IS NULL OR b.department = %s)"
         " ORDER BY b.created_at DESC LIMIT 20",
-        (citizen_id,),
+        (citizen_id, department, department),
     ).fetchall()
     now = datetime.now(UTC)
     out = []
