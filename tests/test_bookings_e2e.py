@@ -171,7 +171,7 @@ async def test_a_cancelled_booking_is_cancelled_at_the_department_and_refunded_b
         assert [r["id"] for r in rows] == [f"opt:booking:{booking['booking_id']}"]
         assert "₹270" in rows[0]["description"]  # 90% of ₹300
         [confirm] = await say(chat, wa_id, reply_id=rows[0]["id"], reply_title="x", list=True)
-        assert "refund" in body_text(confirm)
+        assert "Refund now: ₹270 of ₹300 paid" in body_text(confirm)
         await say(chat, wa_id, reply_id="opt:sure:yes", reply_title="Yes")
         await all_fulfilled(chat, db)
 

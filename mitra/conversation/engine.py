@@ -669,6 +669,15 @@ def _options(step: ChooseStep, flow: Flow, lang: str) -> list[Option]:
     return made
 
 
+def _element_for(step: ChooseStep, flow: Flow, lang: str, option_id: str) -> Any:
+    assert step.option_id is not None
+    elements = lookup_path(_context(flow), step.options_from or "")
+    for element in elements if isinstance(elements, list) else []:
+        if fill(step.option_id, flow, lang, item=element)[:100] == option_id:
+            return element
+    return None
+
+
 def _fit(text: str, limit: int) -> str:
     """Data-made titles (a document's name, a bus's route) shortened at a word, visibly."""
     text = " ".join(text.split())
@@ -766,7 +775,13 @@ def _answer(s: Session, body: Any, now: datetime, cat: Catalogue, out: _Out) -> 
             # Its title, for summaries and documents: {choices.<step>|name}.
             chosen_titles = {**flow.results.get("choices", {})}
             chosen_titles[step.id] = {"en": option.title.en, "te": option.title.te}
-            flow = replace(flow, results={**flow.results, "choices": chosen_titles})
+            results = {**flow.results, "choices": chosen_titles}
+            if step.options_from is not None:
+                # An option made from data: the whole element, for what follows
+                # ({picked.<step>.refund}, {picked.<step>.date} …).
+                element = _element_for(step, flow, lang, option.id)
+                results["picked"] = {**flow.results.get("picked", {}), step.id: element}
+            flow = replace(flow, results=results)
         else:
             problem = t(lang, "choose_expected")
     elif isinstance(step, ConfirmStep):
