@@ -1,7 +1,8 @@
 """Payment gateways' callbacks: `POST /payments/callbacks/{gateway}`.
 
-The signature over the raw body is checked first (401 missing, 403 wrong: nothing changes; a
-signed event we do not act on is acknowledged with 200 and changes nothing); then the event is applied once (mitra.payments.store.apply_event) and
+The signature over the raw body is checked first: 401 when it is missing, 403 when it is
+wrong, and nothing changes. A signed event Mitra does not act on is acknowledged with 200 and
+changes nothing. Then the event is applied once (mitra.payments.store.apply_event) and
 answered 200 — also for a duplicate or an event about a link we do not know, so the gateway
 stops retrying; what happened is recorded in `payment_events`.
 """
