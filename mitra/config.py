@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     razorpay_key_secret: str | None = None
     payment_link_minutes: int = Field(default=15, ge=1, le=24 * 60)
     payment_reconcile_after: int = Field(default=600, ge=30)
+    # Talking to an officer: seconds without an officer's activity after which the citizen is
+    # handed back to the bot.
+    handover_timeout: int = Field(default=1800, ge=60)
     # The SLA clock: how often the worker looks for cases coming due (seconds), and how long
     # before the due date the office is reminded (days).
     sla_interval: int = Field(default=60, ge=1)

@@ -52,8 +52,15 @@ async def try_to_book(chat: Chat, wa_id: str) -> str | None:
     await say(chat, wa_id, text="END-01")
     await say(chat, wa_id, text="tomorrow")
     await say(chat, wa_id, reply_id="opt:darshan:srisailam.sheeghra", reply_title="x", list=True)
-    replies = await say(chat, wa_id, text="1")
-    said = "\n".join(body_text(m) for m in replies)
+    before = len(chat.received(wa_id))
+    assert (await chat.fake.simulate({"wa_id": wa_id, "text": "1"})).status == 200
+
+    def answered() -> bool:
+        said = "\n".join(body_text(m) for m in chat.received(wa_id)[before:])
+        return "Held for you" in said or "tickets left" in said
+
+    await eventually(answered, timeout=60, what=f"{wa_id}'s hold")
+    said = "\n".join(body_text(m) for m in chat.received(wa_id)[before:])
     if "Held for you" not in said:
         assert "there are not 1 tickets left" in said, said
         return None

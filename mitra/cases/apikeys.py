@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import psycopg
 
-SCOPES = ("cases:read", "cases:write", "documents:revoke")
+SCOPES = ("cases:read", "cases:write", "documents:revoke", "conversations")
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,12 @@ def _platform_answer(
         return _case_answer(cases, effect_id, operation, args, now)
     if operation == "create_payment":
         return _payment_answer(cases, effect_id, args, now)
+    if operation == "open_handover":
+        return EffectResult(
+            effect_id, True, {"id": 1, "department": args.get("department"), "status": "waiting"}
+        )
+    if operation == "close_handover":
+        return EffectResult(effect_id, True, {"closed": True})
     if operation == "my_bookings":
         # Examples cannot pay (no gateway callback here): nobody has a confirmed booking.
         return EffectResult(effect_id, True, {"bookings": [], "has_bookings": "no"})

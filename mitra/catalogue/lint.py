@@ -17,6 +17,7 @@ from mitra.catalogue.schema import (
     LocationStep,
     LookupStep,
     MediaStep,
+    OfficerStep,
     PayStep,
     Service,
     ShowStep,
@@ -143,7 +144,13 @@ def _lint_case(service: Service) -> list[str]:
     code = service.code
     problems: list[str] = []
     submits = [s for s in service.steps if isinstance(s, SubmitStep)]
-    if service.pattern in ("certificate", "application") and service.code != "GEN-15":
+    # Applications are submitted; the exceptions act on something already there: answering
+    # an officer about an application (GEN-15), talking to one (GEN-12).
+    acts_otherwise = any(
+        isinstance(s, OfficerStep) or (isinstance(s, LookupStep) and s.operation == "answer_case")
+        for s in service.steps
+    )
+    if service.pattern in ("certificate", "application") and not acts_otherwise:
         if not submits:
             problems.append(f"{code}: a {service.pattern} needs a submit step")
     if submits:

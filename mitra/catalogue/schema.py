@@ -160,6 +160,8 @@ PLATFORM_OPERATIONS = (
     "create_payment",
     "my_bookings",
     "cancel_booking",
+    "open_handover",
+    "close_handover",
 )
 # Calls made while the citizen's message is being processed and never stored: the identity
 # step-up's Aadhaar number and OTP must not reach the database (mitra.jobs.identity_calls).
@@ -293,6 +295,17 @@ class PayStep(Model):
         return self
 
 
+class OfficerStep(Model):
+    """Hand the citizen to a department's officers (GEN-12, "talk to an officer"): the bot is
+    silent until an officer — or a timeout — hands them back, or they send "menu". `department`
+    is a code or a template such as "{answers.department}"."""
+
+    kind: Literal["officer"]
+    id: str
+    department: str
+    prompt: Text  # said once connected: who answers here, and how to leave
+
+
 class HandoverStep(Model):
     kind: Literal["handover"]
     id: str
@@ -311,6 +324,7 @@ Step = Annotated[
     | IdentifyStep
     | SubmitStep
     | PayStep
+    | OfficerStep
     | HandoverStep,
     Field(discriminator="kind"),
 ]

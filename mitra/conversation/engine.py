@@ -34,6 +34,7 @@ from mitra.catalogue.schema import (
     LocationStep,
     LookupStep,
     MediaStep,
+    OfficerStep,
     Option,
     PayStep,
     Service,
@@ -245,6 +246,8 @@ def handle(
 def _handle(
     s: Session, event: Event, now: datetime, cat: Catalogue, idle: timedelta, out: _Out
 ) -> Session:
+    if s.state == "handover":
+        return _in_handover(s, event, cat, out)
     if isinstance(event, EffectResult):
         return _effect_result(s, event, now, cat, out)
 
@@ -435,8 +438,11 @@ def _command(s: Session, command: str, now: datetime, cat: Catalogue, out: _Out)
         out.replies.append(messages.text(t(lang, "cancelled")))
         return _main_menu(s, out, cat)
     if command == "officer":
-        out.replies.append(messages.text(t(lang, "officer")))
-        return s
+        _abandon(s, out)
+        if cat.service(OFFICER_SERVICE) is None:
+            out.replies.append(messages.text(t(lang, "officer")))
+            return s
+        return _start(replace(s, flow=None), OFFICER_SERVICE, now, cat, out)
     # back: one step back inside a service, else one menu up
     if s.flow is not None and s.flow.trail:
         flow = s.flow
@@ -554,6 +560,15 @@ def _run(s: Session, service: Service, now: datetime | None, cat: Catalogue, out
                 department=service.department,
                 operation=step.operation,
                 args={k: fill(v, flow, lang) for k, v in step.args.items()},
+            )
+            out.effects.append(effect)
+            return replace(s, flow=replace(flow, waiting=effect.id), state="flow")
+        if isinstance(step, OfficerStep):
+            effect = Effect(
+                id=uuid.uuid4().hex,
+                department=service.department,
+                operation="open_handover",
+                args={"department": fill(step.department, flow, lang)},
             )
             out.effects.append(effect)
             return replace(s, flow=replace(flow, waiting=effect.id), state="flow")
@@ -886,6 +901,8 @@ def _effect_result(
     flow = replace(flow, waiting=None)
     if isinstance(step, IdentifyStep):
         return _identify_result(replace(s, flow=flow), service, step, result, now, cat, out)
+    if isinstance(step, OfficerStep):
+        return _handover_opened(s, service, step, result, cat, out)
     assert isinstance(step, (LookupStep, SubmitStep, PayStep))
     if result.ok and isinstance(step, PayStep):
         # The link goes out as a button; the receipt follows when the gateway confirms.
@@ -976,6 +993,65 @@ IST = timezone(timedelta(hours=5, minutes=30), "IST")
 def _local_day(now: datetime) -> date:
     """The citizen's "today" (Andhra Pradesh is on Indian time)."""
     return now.astimezone(IST).date()
+
+
+# ---- talking to an officer --------------------------------------------------------------
+
+OFFICER_SERVICE = "GEN-12"
+LEAVE_HANDOVER = {"menu", "stop"}
+
+
+def _handover_opened(
+    s: Session,
+    service: Service,
+    step: OfficerStep,
+    result: EffectResult,
+    cat: Catalogue,
+    out: _Out,
+) -> Session:
+    assert s.flow is not None
+    lang = s.language or "te"
+    if not result.ok:
+        out.replies.append(_final(t(lang, "handover_unavailable"), lang))
+        return replace(s, flow=None, state="menu")
+    data = result.data or {}
+    out.transitions.append(Transition(service.code, service.version, step.id, "completed"))
+    out.replies.append(messages.text(fill(step.prompt(lang), s.flow, lang)))
+    return replace(
+        s,
+        flow=None,
+        state="handover",
+        menu={"kind": "handover", "id": data.get("id"), "department": data.get("department")},
+    )
+
+
+def _in_handover(s: Session, event: Event, cat: Catalogue, out: _Out) -> Session:
+    """An officer has this citizen: the bot says nothing — unless the officer (or the clock)
+    hands them back, or they ask for the menu (or to stop)."""
+    lang = s.language or "te"
+    handover = s.menu.get("id")
+    if isinstance(event, EffectResult):
+        if event.effect_id == f"handover:{handover}":
+            timed_out = (event.data or {}).get("by") == "timeout"
+            out.replies.append(
+                messages.text(t(lang, "handover_timeout" if timed_out else "handover_back"))
+            )
+            return _main_menu(replace(s, state="menu"), out, cat)
+        return s  # an answer to something from before the handover: nobody asks now
+    body = event.body
+    word = command_of(body.text) if isinstance(body, Text) else None
+    if isinstance(body, Choice) and body.id == "nav:menu":
+        word = "menu"
+    if word not in LEAVE_HANDOVER:
+        return s  # for the officer: stored with the conversation, answered by a person
+    out.effects.append(
+        Effect(uuid.uuid4().hex, "GEN", "close_handover", {"id": str(handover or "")})
+    )
+    if word == "stop":
+        out.replies.append(messages.text(t(lang, "stopped")))
+        return Session(language=lang)
+    out.replies.append(messages.text(t(lang, "handover_left")))
+    return _main_menu(replace(s, state="menu"), out, cat)
 
 
 # ---- identity step-up -------------------------------------------------------------------

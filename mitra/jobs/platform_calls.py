@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import psycopg
 
+from mitra import handover
 from mitra.cases import chat
 from mitra.cases.desk import CaseDesk
 from mitra.cases.lifecycle import CaseError
@@ -53,6 +54,13 @@ def answer(
         return my_data(conn, cipher, citizen_id)
     if operation == "verify_message":
         return verify_message(conn, cipher, citizen_id, str(args.get("text") or ""))
+    if operation in ("open_handover", "close_handover"):
+        try:
+            if operation == "open_handover":
+                return handover.open_handover(conn, citizen_id, str(args.get("department") or ""))
+            return handover.close_by_citizen(conn, citizen_id, str(args.get("id") or ""))
+        except handover.HandoverError as exc:
+            raise PlatformLookupError("invalid") from exc
     if desk is None and operation == "my_requests":
         return {"requests": my_lookups(conn, cipher, citizen_id, ("application", "grievance"))}
     if desk is None and operation == "my_documents":

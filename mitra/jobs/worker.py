@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from mitra import handover
 from mitra.cases.delivery import DOCUMENTS_CHANNEL, deliver_round
 from mitra.cases.desk import CaseDesk
 from mitra.cases.sla import SlaPolicy
@@ -247,6 +248,13 @@ class Worker:
             await asyncio.sleep(RECONCILE_SECONDS)
             return False
 
+        handover_idle = timedelta(seconds=self.settings.handover_timeout)
+
+        async def handovers(conn: psycopg.Connection[Any]) -> bool:
+            await asyncio.to_thread(handover.time_out, conn, self.cipher, handover_idle)
+            await asyncio.sleep(IN_DOUBT_CHECK_SECONDS * 6)
+            return False
+
         async def sla(conn: psycopg.Connection[Any]) -> bool:
             await asyncio.to_thread(
                 sla_round, conn, self.desk.notifier, self.sla_now(), self.sla_policy
@@ -297,6 +305,7 @@ class Worker:
                 self._loop("payments", stop, self._event(PAYMENTS_CHANNEL), payments)
             ),
             asyncio.create_task(self._loop("reconcile", stop, None, reconcile)),
+            asyncio.create_task(self._loop("handovers", stop, None, handovers)),
         ]
         try:
             await stop.wait()

@@ -426,3 +426,34 @@ bookings = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=now),
     Index("ix_bookings_citizen", "citizen_id", "created_at"),
 )
+
+# ---- talking to an officer (handover) ---------------------------------------------------
+
+# A citizen handed from the bot to a department's officers: the bot is silent while it is
+# open; officers answer through the API or console; the officer or a timeout hands back.
+handovers = Table(
+    "handovers",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("citizen_id", BigInteger, ForeignKey("citizens.id"), nullable=False),
+    Column("department", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'waiting'")),  # → active → closed
+    Column("officer", Text),  # who took it
+    Column("opened_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("taken_at", DateTime(timezone=True)),
+    Column("last_activity_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_by", Text),
+    Index(
+        "ix_handovers_open",
+        "department",
+        "opened_at",
+        postgresql_where=text("status <> 'closed'"),
+    ),
+    Index(
+        "uq_handovers_one_open",
+        "citizen_id",
+        unique=True,
+        postgresql_where=text("status <> 'closed'"),
+    ),
+)

@@ -18,11 +18,13 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, Field
 
+from mitra import handover
 from mitra.cases import actions, apikeys
 from mitra.cases.apikeys import ApiKey
 from mitra.cases.desk import CaseDesk
 from mitra.cases.lifecycle import CaseError
 from mitra.cases.store import Actor, Scope
+from mitra.handover import HandoverError
 
 T = TypeVar("T")
 # Dependencies are given as defaults: the routes are made inside a function, and FastAPI
@@ -49,6 +51,15 @@ class ActionRequest(BaseModel):
 
 class RevokeRequest(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
+
+
+class Reply(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+    officer: str = Field(min_length=1, max_length=120, description="Shown to the citizen.")
+
+
+class HandBack(BaseModel):
+    officer: str = Field(min_length=1, max_length=120)
 
 
 class Problem(BaseModel):
@@ -158,6 +169,58 @@ def case_api(pool: Callable[[], ConnectionPool], desk: Callable[[], CaseDesk]) -
         return await in_db(
             lambda conn: actions.revoke_document(
                 conn, document_id, body.reason, scope_of(api_key), Actor("api", api_key.name)
+            )
+        )
+
+    conversations = need("conversations")
+
+    async def in_handover(work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        try:
+            return await in_db(work)
+        except HandoverError as exc:
+            status = {"not_found": 404, "closed": 409, "outside_window": 409}.get(exc.kind, 422)
+            raise HTTPException(status, exc.message) from None
+
+    @router.get("/handovers", tags=["conversations"], responses=errors)
+    async def list_handovers(
+        api_key: ApiKey = Depends(conversations),  # noqa: B008
+    ) -> dict[str, Any]:
+        """Citizens waiting for (or talking to) an officer of the key's department."""
+        return {"handovers": await in_db(lambda c: handover.queue(c, api_key.department))}
+
+    @router.get("/handovers/{handover_id}", tags=["conversations"], responses=errors)
+    async def get_handover(
+        handover_id: int,
+        api_key: ApiKey = Depends(conversations),  # noqa: B008
+    ) -> dict[str, Any]:
+        """The conversation: what the citizen and Mitra said, oldest first."""
+        return await in_handover(
+            lambda c: handover.conversation(c, desk().cipher, handover_id, api_key.department)
+        )
+
+    @router.post("/handovers/{handover_id}/reply", tags=["conversations"], responses=errors)
+    async def reply_handover(
+        handover_id: int,
+        body: Reply,
+        api_key: ApiKey = Depends(conversations),  # noqa: B008
+    ) -> dict[str, Any]:
+        """Send the citizen a message over WhatsApp (inside the 24-hour window)."""
+        return await in_handover(
+            lambda c: handover.reply(
+                c, desk().cipher, handover_id, api_key.department, body.officer, body.text
+            )
+        )
+
+    @router.post("/handovers/{handover_id}/close", tags=["conversations"], responses=errors)
+    async def close_handover(
+        handover_id: int,
+        body: HandBack,
+        api_key: ApiKey = Depends(conversations),  # noqa: B008
+    ) -> dict[str, Any]:
+        """Hand the citizen back to the bot, which tells them so."""
+        return await in_handover(
+            lambda c: handover.hand_back(
+                c, desk().cipher, handover_id, api_key.department, f"officer:{body.officer}"
             )
         )
 
