@@ -23,6 +23,7 @@ from mitra.documents.signing import generate_private_key_b64
 from mitra.store.embedded import create_database, start_embedded_postgres
 
 TABLES = (
+    "media",
     "handovers",
     "bookings",
     "refunds",

@@ -457,3 +457,20 @@ handovers = Table(
         postgresql_where=text("status <> 'closed'"),
     ),
 )
+
+# Media citizens sent (photos, voice notes, PDFs), fetched from the Graph API before its
+# download URL expired, checked (type, size, SHA-256) and kept encrypted (mitra.media).
+media = Table(
+    "media",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("citizen_id", BigInteger, ForeignKey("citizens.id"), nullable=False),
+    Column("media_id", Text, nullable=False),  # WhatsApp's id
+    Column("kind", Text, nullable=False),  # image | audio | document
+    Column("mime_type", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("data_enc", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Index("uq_media_citizen_media", "citizen_id", "media_id", unique=True),
+)

@@ -1,4 +1,4 @@
-"""handovers: citizens talking to an officer
+"""handovers (citizens talking to an officer) and media (what citizens sent, kept encrypted)
 
 Revision ID: 0005
 Revises: 0004
@@ -53,8 +53,31 @@ def upgrade() -> None:
         postgresql_where=sa.text("status <> 'closed'"),
     )
 
+    op.create_table(
+        "media",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("citizen_id", sa.BigInteger(), nullable=False),
+        sa.Column("media_id", sa.Text(), nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("mime_type", sa.Text(), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.Text(), nullable=False),
+        sa.Column("data_enc", sa.LargeBinary(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(["citizen_id"], ["citizens.id"], name=op.f("fk_media_citizen_id")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_media")),
+    )
+    op.create_index("uq_media_citizen_media", "media", ["citizen_id", "media_id"], unique=True)
+
 
 def downgrade() -> None:
+    op.drop_index("uq_media_citizen_media", table_name="media")
+    op.drop_table("media")
     op.drop_index("uq_handovers_one_open", table_name="handovers")
     op.drop_index("ix_handovers_open", table_name="handovers")
     op.drop_table("handovers")
