@@ -306,3 +306,35 @@ def test_dates_in_words_and_bounds_are_read_from_the_citizens_today() -> None:
     assert validate_answer("15/08/1990", birth, today=today) == "1990-08-15"
     with pytest.raises(Invalid):
         validate_answer("tomorrow", birth, today=today)
+
+
+def test_going_back_forgets_the_answer_so_an_abandoned_path_leaves_nothing_behind() -> None:
+    from mitra.catalogue.loader import default_catalogue
+
+    cat = default_catalogue()
+    now = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)
+    sender = Sender(user_id=None, wa_id="919800000001", profile_name="Devotee")
+    session = Session(language="en", consented=True, state="menu")
+
+    def send(session: Session, text: str | None = None, tap: str | None = None) -> Session:
+        body: Any = Text(text) if text is not None else Choice(tap or "", tap or "", None, "button")
+        kind = "text" if text is not None else "interactive"
+        return handle(
+            session, InboundMessage("wamid.x", sender, now, kind, body, None), now, catalogue=cat
+        ).session
+
+    for text, tap in (
+        ("END-22", None),
+        (None, "opt:temple:annavaram"),
+        ("501", None),
+        (None, "opt:exemption:80g"),
+        ("ABCPK1234F", None),
+    ):
+        session = send(session, text, tap)
+    assert session.flow is not None and session.flow.answers["pan"] == "ABCPK1234F"
+    session = send(session, "back")  # to the PAN
+    session = send(session, "back")  # to the 80G question
+    session = send(session, tap="opt:exemption:none")
+    assert session.flow is not None and session.flow.step == "sure"
+    assert "pan" not in session.flow.answers
+    assert session.flow.results["choices"]["exemption"]["en"] == "No"

@@ -447,7 +447,21 @@ def _command(s: Session, command: str, now: datetime, cat: Catalogue, out: _Out)
     if s.flow is not None and s.flow.trail:
         flow = s.flow
         previous = flow.trail[-1]
-        flow = replace(flow, step=previous, trail=flow.trail[:-1], waiting=None, misses=0)
+        # The step is asked again: its answer (and the option chosen) is forgotten, so an
+        # answer from a path the citizen then leaves never reaches a summary or a receipt.
+        results = dict(flow.results)
+        for key in ("choices", "picked"):
+            if isinstance(results.get(key), dict):
+                results[key] = {k: v for k, v in results[key].items() if k != previous}
+        flow = replace(
+            flow,
+            step=previous,
+            trail=flow.trail[:-1],
+            waiting=None,
+            misses=0,
+            answers={k: v for k, v in flow.answers.items() if k != previous},
+            results=results,
+        )
         return _prompt_current(replace(s, flow=flow, state="flow"), now, cat, out)
     if s.menu.get("kind") == "department" or s.flow is not None:
         _abandon(s, out)
