@@ -65,11 +65,11 @@ def close_by_citizen(
 
 
 def _find(
-    conn: psycopg.Connection[Any], handover_id: int, department: str | None
+    conn: psycopg.Connection[Any], handover_id: int, department: str | None, *, lock: bool = True
 ) -> dict[str, Any]:
     row = conn.execute(
         "SELECT * FROM handovers WHERE id = %s AND (%s::text IS NULL OR department = %s)"
-        " FOR UPDATE",
+        + (" FOR UPDATE" if lock else ""),
         (handover_id, department, department),
     ).fetchone()
     if row is None:
@@ -99,7 +99,7 @@ def conversation(
     conn: psycopg.Connection[Any], cipher: FieldCipher, handover_id: int, department: str | None
 ) -> dict[str, Any]:
     """The handover and what was said since a little before it opened, oldest first."""
-    h = _find(conn, handover_id, department)
+    h = _find(conn, handover_id, department, lock=False)
     since = h["opened_at"] - timedelta(minutes=30)
     said: list[tuple[datetime, str, str]] = []
     for e in conn.execute(

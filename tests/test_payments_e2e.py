@@ -160,3 +160,56 @@ async def test_a_lost_callback_is_found_by_reconciliation_and_an_unpaid_link_exp
         db.commit()
         assert row["status"] == "expired"
         assert receipts(chat, "919822200003") == []
+
+
+async def test_the_sandbox_gateways_page_calls_back_signed_and_the_adapter_accepts_it() -> None:
+    """The sandbox gateway itself: its hosted page settles a link and posts a callback signed
+    with the shared secret, which the adapter verifies (a wrong secret would not)."""
+    import httpx
+
+    from mitra.payments.port import CallbackRejected
+    from mitra.payments.sandbox import create_payment_gateway_app
+
+    received: list[httpx.Request] = []
+
+    def mitra(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(200, json={"outcome": "applied"})
+
+    callbacks = httpx.AsyncClient(transport=httpx.MockTransport(mitra))
+    app = create_payment_gateway_app(
+        secret=PAYMENT_SECRET,
+        callback_url="http://mitra.test/payments/callbacks/sandbox",
+        http=callbacks,
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gw.test"
+    ) as gw:
+        made = await gw.post(
+            "/v1/links",
+            json={
+                "reference": "PAY-2026-500001-P",
+                "amount_paise": 11_600,
+                "description": "E-hundi",
+                "expires_at": "2099-01-01T00:00:00+00:00",
+            },
+        )
+        url = made.json()["url"]
+        assert url.startswith("http://gw.test/pay/sbl_")
+        page = await gw.get(url)
+        assert "₹116" in page.text and 'data-state="created"' in page.text
+        paid = await gw.post(url, data={"action": "paid"})
+        assert 'data-state="paid"' in paid.text
+        again = await gw.post(url, data={"action": "paid"})  # a second tap changes nothing
+        assert 'data-state="paid"' in again.text
+    await callbacks.aclose()
+
+    [callback] = received
+    headers = {k.lower(): v for k, v in callback.headers.items()}
+    event = SandboxGateway("http://gw.test", PAYMENT_SECRET).parse_callback(
+        callback.content, headers
+    )
+    assert (event.state, event.amount_paise) == ("paid", 11_600)
+    with pytest.raises(CallbackRejected) as forged:
+        SandboxGateway("http://gw.test", "another-secret").parse_callback(callback.content, headers)
+    assert forged.value.status == 403

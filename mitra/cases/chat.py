@@ -15,6 +15,7 @@ import orjson
 import psycopg
 
 from mitra.cases import store
+from mitra.cases.delivery import deliver
 from mitra.cases.lifecycle import CaseError
 from mitra.cases.notify import Notifier
 from mitra.cases.views import application_view
@@ -221,11 +222,3 @@ def send_document(
         raise CaseError("invalid", "that document was revoked")
     deliver(conn, row["id"], citizen_id)
     return {"id": row["id"], "title": row["title"], "reference": row["reference"]}
-
-
-def deliver(conn: psycopg.Connection[Any], document_id: str, citizen_id: int) -> None:
-    conn.execute(
-        "INSERT INTO document_deliveries (document_id, citizen_id) VALUES (%s, %s)",
-        (document_id, citizen_id),
-    )
-    conn.execute("SELECT pg_notify('mitra_documents', '')")

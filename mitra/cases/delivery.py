@@ -43,6 +43,15 @@ class Pending:
     pdf: bytes | None  # only when it must be uploaded
 
 
+def deliver(conn: psycopg.Connection[Any], document_id: str, citizen_id: int) -> None:
+    """Queue a document for a citizen's chat (in the caller's transaction)."""
+    conn.execute(
+        "INSERT INTO document_deliveries (document_id, citizen_id) VALUES (%s, %s)",
+        (document_id, citizen_id),
+    )
+    conn.execute(f"SELECT pg_notify('{DOCUMENTS_CHANNEL}', '')")
+
+
 def claim(conn: psycopg.Connection[Any], cipher: FieldCipher, batch: int = 8) -> list[Pending]:
     with conn.transaction():
         conn.execute(

@@ -21,6 +21,7 @@ class CaseDesk:
     catalogue: Catalogue
     notifier: Notifier
     signer: Signer | None
+    issuer: Issuer | None = None  # None without a signing key
     gateway: Any = None  # mitra.payments.port.PaymentGateway
     link_minutes: int = 15
 
@@ -35,7 +36,7 @@ class CaseDesk:
     ) -> CaseDesk:
         cat = catalogue or default_catalogue()
         issuer = Issuer(cipher, cat, signer, public_url) if signer is not None else None
-        return cls(cipher, cat, Notifier(cipher, cat, issuer), signer)
+        return cls(cipher, cat, Notifier(cipher, cat, issuer), signer, issuer)
 
     @classmethod
     def from_settings(

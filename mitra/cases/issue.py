@@ -28,7 +28,7 @@ from mitra.documents.model import (
     Officer,
     new_document_id,
 )
-from mitra.documents.signing import Signer
+from mitra.documents.signing import Signer, render_signed
 
 # The officer who signs, by the kind of office (the state's conventions).
 DESIGNATIONS: dict[str, Bilingual] = {
@@ -169,9 +169,3 @@ class Issuer:
             ),
         )
         return document_id
-
-
-def render_signed(facts: DocumentFacts, signer: Signer) -> bytes:
-    from mitra.documents.signing import render_signed as render
-
-    return render(facts, signer)

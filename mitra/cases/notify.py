@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from mitra.cases import store
+from mitra.cases.delivery import deliver
 from mitra.cases.store import Actor
 from mitra.catalogue.loader import Catalogue
 from mitra.conversation.locale import t
@@ -50,24 +51,19 @@ class Notifier:
         actor: Actor,
         note: str | None,
         now: datetime,
-    ) -> list[str]:
-        """Called by store.act inside its transaction; returns the further actions taken."""
-        further: list[str] = []
+    ) -> None:
+        """Called by store.act inside its transaction."""
         if action == "approve" and self.issue_document is not None:
             document_id = self.issue_document(conn, case, actor, now)
             if document_id is not None:
                 store.act(conn, case["reference"], "issue", Actor("system", "documents"), now=now)
                 case["status"] = "issued"
                 case["document_id"] = document_id
-                further.append("issue")
                 self.push(conn, case, "issue", note, now)
-                from mitra.cases.chat import deliver
-
                 deliver(conn, document_id, case["citizen_id"])
-                return further
+                return
         if action in ("review", "return", "approve", "reject", "escalate"):
             self.push(conn, case, action, note, now)
-        return further
 
     def push(
         self,
@@ -158,7 +154,6 @@ class Notifier:
                 lang,
                 {"document": names["document"], "reference": names["reference"]},
             )
-        status = {"escalate": case["status"]}.get(action, case["status"])
         next_step = {
             "review": t(lang, "case_next_wait"),
             "approve": t(lang, "case_next_wait"),
@@ -171,7 +166,7 @@ class Notifier:
             {
                 "reference": names["reference"],
                 "service": names["service"],
-                "status": status_label(status, lang),
+                "status": status_label(case["status"], lang),
                 "next_step": next_step,
             },
         )

@@ -9,7 +9,7 @@ department (and jurisdiction); a case outside the scope does not exist for them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -25,7 +25,6 @@ from mitra.departments.references import make_reference
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 SERIAL_START = 500_000  # below this, numbers belong to department systems' own past records
 DEFAULT_SLA_DAYS = 15
-LEVELS = ("local", "mandal", "district", "state")
 
 
 @dataclass(frozen=True)
@@ -97,10 +96,9 @@ class Submitted:
 
 @dataclass
 class Changed:
-    """The outcome of an action: the case as it is now and what else to do after commit."""
+    """The outcome of an action: the case as it is now."""
 
     case: dict[str, Any]
-    events: list[str] = field(default_factory=list)
 
 
 def ist_day(moment: datetime) -> date:
@@ -325,7 +323,7 @@ def listing(
 
 # What happens after the status changes: the chat push and, on approval, the document.
 AfterChange = Callable[
-    [psycopg.Connection[Any], dict[str, Any], str, Actor, str | None, datetime], list[str]
+    [psycopg.Connection[Any], dict[str, Any], str, Actor, str | None, datetime], None
 ]
 
 
@@ -372,10 +370,9 @@ def act(
         moment,
     )
     case.update(updates)
-    changed = Changed(case, [action])
     if after is not None:
-        changed.events += after(conn, case, action, actor, clean, moment)
-    return changed
+        after(conn, case, action, actor, clean, moment)
+    return Changed(case)
 
 
 def attach_document(

@@ -568,40 +568,9 @@ def _run(s: Session, service: Service, now: datetime | None, cat: Catalogue, out
         if isinstance(step, (AskStep, ChooseStep, LocationStep, MediaStep, ConfirmStep)):
             out.replies.append(_prompt(step, flow, lang))
             return replace(s, flow=flow, state="flow")
-        if isinstance(step, LookupStep):
-            effect = Effect(
-                id=uuid.uuid4().hex,
-                department=service.department,
-                operation=step.operation,
-                args={k: fill(v, flow, lang) for k, v in step.args.items()},
-            )
-            out.effects.append(effect)
-            return replace(s, flow=replace(flow, waiting=effect.id), state="flow")
-        if isinstance(step, OfficerStep):
-            effect = Effect(
-                id=uuid.uuid4().hex,
-                department=service.department,
-                operation="open_handover",
-                args={"department": fill(step.department, flow, lang)},
-            )
-            out.effects.append(effect)
-            return replace(s, flow=replace(flow, waiting=effect.id), state="flow")
-        if isinstance(step, PayStep):
-            effect = Effect(
-                id=uuid.uuid4().hex,
-                department=service.department,
-                operation="create_payment",
-                args=_payment(service, step, flow, lang),
-            )
-            out.effects.append(effect)
-            return replace(s, flow=replace(flow, waiting=effect.id), state="flow")
-        if isinstance(step, SubmitStep):
-            effect = Effect(
-                id=uuid.uuid4().hex,
-                department=service.department,
-                operation="submit_case",
-                args=_submission(service, step, flow, lang),
-            )
+        call = _call_of(service, step, flow, lang)
+        if call is not None:
+            effect = Effect(uuid.uuid4().hex, service.department, *call)
             out.effects.append(effect)
             return replace(s, flow=replace(flow, waiting=effect.id), state="flow")
         if isinstance(step, HandoverStep):
@@ -637,6 +606,22 @@ def _run(s: Session, service: Service, now: datetime | None, cat: Catalogue, out
             flow = _enter(flow, target, now)
             continue
     raise RuntimeError(f"{service.code}: steps do not reach a stopping point")
+
+
+def _call_of(
+    service: Service, step: Any, flow: Flow, lang: str
+) -> tuple[str, dict[str, str]] | None:
+    """The (operation, arguments) of a step that calls out (a department or Mitra's own
+    records), or None for a step that does not."""
+    if isinstance(step, LookupStep):
+        return step.operation, {k: fill(v, flow, lang) for k, v in step.args.items()}
+    if isinstance(step, OfficerStep):
+        return "open_handover", {"department": fill(step.department, flow, lang)}
+    if isinstance(step, PayStep):
+        return "create_payment", _payment(service, step, flow, lang)
+    if isinstance(step, SubmitStep):
+        return "submit_case", _submission(service, step, flow, lang)
+    return None
 
 
 def _final(text: str, lang: str) -> OutboundMessage:
@@ -980,21 +965,11 @@ def _notify_later(s: Session, now: datetime, cat: Catalogue, out: _Out) -> Sessi
     if service is None:
         return _main_menu(s, out, cat)
     step = service.step(s.flow.step)
-    if not isinstance(step, (LookupStep, SubmitStep, PayStep)):
+    call = _call_of(service, step, s.flow, lang)
+    if call is None:
         return _prompt_current(s, now, cat, out)
-    operation: str
-    if isinstance(step, LookupStep):
-        operation, args = step.operation, {k: fill(v, s.flow, lang) for k, v in step.args.items()}
-    elif isinstance(step, PayStep):
-        operation, args = "create_payment", _payment(service, step, s.flow, lang)
-    else:
-        operation, args = "submit_case", _submission(service, step, s.flow, lang)
     effect = Effect(
-        id=uuid.uuid4().hex,
-        department=service.department,
-        operation=operation,
-        args=args,
-        not_before_seconds=NOTIFY_RETRY_SECONDS,
+        uuid.uuid4().hex, service.department, *call, not_before_seconds=NOTIFY_RETRY_SECONDS
     )
     out.effects.append(effect)
     out.replies.append(messages.text(t(lang, "will_notify")))

@@ -1,17 +1,16 @@
 """`verify FILE --keys KEYS.json | --keys-url URL`: is this PDF a genuine Mitra document?
 
 `verify_command` prints the verdict and returns the exit code (0 genuine, 1 anything else);
-`documents_app` wraps it as a typer sub-app for `mitra.cli` to mount.
+`mitra verify` (mitra/cli.py) is its command.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
-import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -21,13 +20,6 @@ from mitra.documents.signing import PublicKeys
 from mitra.documents.verify import Verification, verify_pdf
 
 KEYS_TIMEOUT_SECONDS = 10.0
-
-documents_app = typer.Typer(help="Signed documents: verify a PDF.", no_args_is_help=True)
-
-
-@documents_app.callback()
-def _documents() -> None:
-    """Signed documents: verify a PDF."""  # a group, so `verify` stays a subcommand
 
 
 class KeysUnavailable(Exception):
@@ -72,21 +64,6 @@ def verify_command(
     else:
         _print_not_valid(out, path, result)
     return 0 if result.ok else 1
-
-
-@documents_app.command("verify")
-def verify(
-    path: Annotated[Path, typer.Argument(help="The PDF to check.")],
-    keys: Annotated[
-        Path | None, typer.Option("--keys", help="The published key set (JSON file).")
-    ] = None,
-    keys_url: Annotated[
-        str | None, typer.Option("--keys-url", help="Fetch the published key set from here.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
-) -> None:
-    """Check that a Mitra PDF is genuine and unchanged, offline, with the published keys."""
-    raise typer.Exit(verify_command(path, keys, keys_url, as_json=as_json))
 
 
 def _print_genuine(out: Console, path: Path, result: Verification) -> None:
@@ -147,7 +124,3 @@ def _as_dict(result: Verification) -> dict[str, Any]:
         "pdf_sha256": result.pdf_sha256,
         "facts": result.facts,
     }
-
-
-if __name__ == "__main__":  # python -m mitra.documents.cli verify FILE --keys KEYS.json
-    documents_app()

@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from mitra.cases.chat import deliver
+from mitra.cases.delivery import deliver
 from mitra.cases.desk import CaseDesk
 from mitra.cases.store import IST
 from mitra.conversation.locale import t
@@ -147,11 +147,11 @@ class Fulfiller:
                 "outcome": outcome,
             }
             document_id = None
-            issuer = self.desk.notifier.issue_document
+            issuer = self.desk.issuer
             if service is not None and service.document is not None and issuer is not None:
                 department = self.desk.catalogue.department(p["department"])
                 name = department.name if department else None
-                document_id = issuer.issue(  # type: ignore[attr-defined]
+                document_id = issuer.issue(
                     conn,
                     service=service,
                     answers=d.get("answers", {}),

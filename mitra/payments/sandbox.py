@@ -180,14 +180,13 @@ def create_payment_gateway_app(
     desk = GatewayDesk(secret=secret, callback_url=callback_url)
     if clock is not None:
         desk.clock = clock
-    client: dict[str, httpx.AsyncClient | None] = {"http": http}
 
     async def call_back(event: dict[str, Any]) -> None:
         if desk.callback_url is None:
             return
         body = orjson.dumps(event)
         headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(desk.secret, body)}
-        http_client = client["http"]
+        http_client = http
         owned = http_client is None
         if http_client is None:
             http_client = httpx.AsyncClient(timeout=10)
@@ -312,7 +311,6 @@ def create_payment_gateway_app(
         ]
     )
     app.state.desk = desk
-    app.state.client = client
     return app
 
 

@@ -13,8 +13,9 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from mitra.cli import app
 from mitra.documents import DocumentFacts, Signer
-from mitra.documents.cli import documents_app, verify_command
+from mitra.documents.cli import verify_command
 
 
 def run(path: Path, **keys: object) -> tuple[int, str]:
@@ -122,9 +123,9 @@ def test_the_typer_command_exits_with_the_verdict(
 ) -> None:
     runner = CliRunner()
 
-    genuine = runner.invoke(documents_app, ["verify", str(genuine_file), "--keys", str(keys_file)])
+    genuine = runner.invoke(app, ["verify", str(genuine_file), "--keys", str(keys_file)])
     tampered = runner.invoke(
-        documents_app, ["verify", str(tampered_file), "--keys", str(keys_file), "--json"]
+        app, ["verify", str(tampered_file), "--keys", str(keys_file), "--json"]
     )
 
     assert genuine.exit_code == 0, genuine.output
