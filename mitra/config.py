@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     # before the due date the office is reminded (days).
     sla_interval: int = Field(default=60, ge=1)
     sla_remind_days: int = Field(default=2, ge=0)
+    # Grievances: days a citizen may reopen a resolved grievance; after them it is closed.
+    grievance_reopen_days: int = Field(default=7, ge=1, le=90)
 
     @field_validator("database_url")
     @classmethod

@@ -55,6 +55,8 @@ def submit(
         area=orjson.loads(args.get("area") or "{}"),
         profile_name=profile,
         now=now or datetime.now(UTC),
+        department=str(args.get("department") or "") or None,
+        attachments=[int(a) for a in orjson.loads(args.get("attachments") or "[]")],
     )
     return submitted.as_result()
 

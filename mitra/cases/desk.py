@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from mitra.cases.issue import Issuer
@@ -24,6 +25,7 @@ class CaseDesk:
     issuer: Issuer | None = None  # None without a signing key
     gateway: Any = None  # mitra.payments.port.PaymentGateway
     link_minutes: int = 15
+    reopen_within: timedelta = timedelta(days=7)  # a resolved grievance may be reopened
 
     @classmethod
     def create(
@@ -52,4 +54,6 @@ class CaseDesk:
 
         desk.gateway = gateway_from_settings(settings)
         desk.link_minutes = settings.payment_link_minutes
+        desk.reopen_within = timedelta(days=settings.grievance_reopen_days)
+        desk.notifier.reopen_days = settings.grievance_reopen_days
         return desk

@@ -6,6 +6,13 @@
         └────return──────┴──► returned ───────────┘
     submitted / in_review / returned ─withdraw (citizen)─► withdrawn
 
+A grievance lives by its own table (GRIEVANCE_RULES):
+
+    registered ─start─► in_progress ─resolve─► resolved ─close (rating, or the clock)─► closed
+        │                  │    ▲                 │
+        │                  │    └─── reopened ◄───┘ reopen (citizen, within a period)
+        └─────reject───────┴──► rejected          withdraw (citizen) while open
+
 Escalation and reminders move a case up its office ladder without changing its status.
 """
 
@@ -15,7 +22,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 Status = Literal[
-    "submitted", "in_review", "returned", "approved", "rejected", "issued", "withdrawn"
+    "submitted",
+    "in_review",
+    "returned",
+    "approved",
+    "rejected",
+    "issued",
+    "withdrawn",
+    "registered",
+    "in_progress",
+    "resolved",
+    "reopened",
+    "closed",
 ]
 STATUSES: tuple[Status, ...] = (
     "submitted",
@@ -25,8 +43,15 @@ STATUSES: tuple[Status, ...] = (
     "rejected",
     "issued",
     "withdrawn",
+    "registered",
+    "in_progress",
+    "resolved",
+    "reopened",
+    "closed",
 )
-OPEN: frozenset[str] = frozenset({"submitted", "in_review", "returned"})
+GRIEVANCE_OPEN: frozenset[str] = frozenset({"registered", "in_progress", "reopened"})
+# Open: the SLA clock runs and the office must act.
+OPEN: frozenset[str] = frozenset({"submitted", "in_review", "returned"}) | GRIEVANCE_OPEN
 
 ActorKind = Literal["citizen", "officer", "api", "system"]
 OFFICE = frozenset({"officer", "api"})  # people and systems working for the department
@@ -49,7 +74,19 @@ RULES: dict[str, Rule] = {
     "issue": Rule(frozenset({"approved"}), "issued", OFFICE | {"system"}),
     "withdraw": Rule(OPEN, "withdrawn", frozenset({"citizen"})),
 }
+GRIEVANCE_RULES: dict[str, Rule] = {
+    "start": Rule(frozenset({"registered", "reopened"}), "in_progress", OFFICE),
+    "resolve": Rule(GRIEVANCE_OPEN, "resolved", OFFICE, needs_note=True),
+    "reject": Rule(GRIEVANCE_OPEN, "rejected", OFFICE, needs_note=True),
+    "reopen": Rule(frozenset({"resolved"}), "reopened", frozenset({"citizen"})),
+    "close": Rule(frozenset({"resolved"}), "closed", frozenset({"citizen", "system"})),
+    "withdraw": Rule(GRIEVANCE_OPEN, "withdrawn", frozenset({"citizen"})),
+}
 ACTIONS = tuple(RULES)
+
+
+def rules_for(pattern: str) -> dict[str, Rule]:
+    return GRIEVANCE_RULES if pattern == "grievance" else RULES
 
 
 class CaseError(Exception):
@@ -61,21 +98,26 @@ class CaseError(Exception):
         self.message = message
 
 
-def check(action: str, status: str, actor: ActorKind, note: str | None) -> Rule:
+def check(
+    action: str, status: str, actor: ActorKind, note: str | None, pattern: str = "application"
+) -> Rule:
     """The rule for `action` on a case in `status`, or CaseError saying why not."""
-    rule = RULES.get(action)
+    rules = rules_for(pattern)
+    rule = rules.get(action)
     if rule is None:
-        raise CaseError("invalid", f"no action {action!r}; actions: {', '.join(ACTIONS)}")
+        raise CaseError("invalid", f"no action {action!r}; actions: {', '.join(rules)}")
     if actor not in rule.by:
         raise CaseError("forbidden", f"a {actor} cannot {action} a case")
     if status not in rule.sources:
         raise CaseError("illegal", f"cannot {action} a case that is {status.replace('_', ' ')}")
     if rule.needs_note and not (note and note.strip()):
-        what = "a reason" if action == "reject" else "what information is needed"
+        what = {"reject": "a reason", "resolve": "a note of what was done"}.get(
+            action, "what information is needed"
+        )
         raise CaseError("invalid", f"{action} needs {what}")
     return rule
 
 
-def allowed(status: str, actor: ActorKind) -> list[str]:
+def allowed(status: str, actor: ActorKind, pattern: str = "application") -> list[str]:
     """The actions `actor` may take on a case in `status` (the console shows these)."""
-    return [a for a, r in RULES.items() if status in r.sources and actor in r.by]
+    return [a for a, r in rules_for(pattern).items() if status in r.sources and actor in r.by]

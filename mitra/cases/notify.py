@@ -26,6 +26,15 @@ from mitra.whatsapp.templates import TemplateRegistry, load_registry
 
 WINDOW = timedelta(hours=24) - timedelta(minutes=10)  # leave time for the queue
 ANSWER_SERVICE = "GEN-15"  # "answer the officer's question", started about one case
+RATE_SERVICE = "GEN-11"  # "rate it, or reopen it", started about one grievance
+GRIEVANCE_PUSH = {
+    "start": "grievance_push_in_progress",
+    "resolve": "grievance_push_resolved",
+    "reject": "grievance_push_rejected",
+    "escalate": "grievance_push_escalated",
+    "reopen": "grievance_push_reopened",
+    "close": "grievance_push_closed",
+}
 
 # Issues the case's document: (conn, case, actor, now) → document id, or None if the service
 # issues none. mitra.cases.issue.Issuer implements it.
@@ -38,6 +47,7 @@ class Notifier:
     catalogue: Catalogue
     issue_document: IssueDocument | None = None
     templates: TemplateRegistry | None = None
+    reopen_days: int = 7  # said in the "resolved" push; the SLA policy enforces it
 
     def __post_init__(self) -> None:
         if self.templates is None:
@@ -53,6 +63,11 @@ class Notifier:
         now: datetime,
     ) -> None:
         """Called by store.act inside its transaction."""
+        if case["pattern"] == "grievance":
+            # The clock closing an unrated grievance says nothing; everything else is told.
+            if action in GRIEVANCE_PUSH and not (action == "close" and actor.kind == "system"):
+                self.push(conn, case, action, note, now)
+            return
         if action == "approve" and self.issue_document is not None:
             document_id = self.issue_document(conn, case, actor, now)
             if document_id is not None:
@@ -73,24 +88,36 @@ class Notifier:
         note: str | None,
         now: datetime,
     ) -> None:
-        person = conn.execute(
-            "SELECT language, last_inbound_at, unreachable_at FROM citizens WHERE id = %s",
-            (case["citizen_id"],),
-        ).fetchone()
-        if person is None or person["unreachable_at"] is not None:
-            return
-        lang = person["language"] or "te"
-        in_window = person["last_inbound_at"] is not None and (
-            now - person["last_inbound_at"] < WINDOW
-        )
-        message = (
-            self.free_form(case, action, note, lang)
-            if in_window
-            else self.template(case, action, note, lang)
-        )
-        enqueue(
-            conn, self.cipher, [(case["citizen_id"], message, None)], priority=PRIORITY_NOTIFICATION
-        )
+        """Tell the citizen (and, for a grievance, everyone who joined it)."""
+        recipients = [case["citizen_id"]]
+        if case["pattern"] == "grievance":
+            recipients += [
+                r["citizen_id"]
+                for r in conn.execute(
+                    "SELECT citizen_id FROM case_followers WHERE case_id = %s ORDER BY joined_at",
+                    (case["id"],),
+                ).fetchall()
+            ]
+        for citizen_id in recipients:
+            person = conn.execute(
+                "SELECT language, last_inbound_at, unreachable_at FROM citizens WHERE id = %s",
+                (citizen_id,),
+            ).fetchone()
+            if person is None or person["unreachable_at"] is not None:
+                continue
+            lang = person["language"] or "te"
+            in_window = person["last_inbound_at"] is not None and (
+                now - person["last_inbound_at"] < WINDOW
+            )
+            owner = citizen_id == case["citizen_id"]
+            message = (
+                self.free_form(case, action, note, lang, owner=owner)
+                if in_window
+                else self.template(case, action, note, lang)
+            )
+            enqueue(
+                conn, self.cipher, [(citizen_id, message, None)], priority=PRIORITY_NOTIFICATION
+            )
 
     def _names(self, case: dict[str, Any], lang: str) -> dict[str, str]:
         service = store.service_of(self.catalogue, case)
@@ -109,9 +136,26 @@ class Notifier:
         }
 
     def free_form(
-        self, case: dict[str, Any], action: str, note: str | None, lang: str
+        self, case: dict[str, Any], action: str, note: str | None, lang: str, owner: bool = True
     ) -> OutboundMessage:
         names = self._names(case, lang)
+        if case["pattern"] == "grievance":
+            body = t(
+                lang,
+                GRIEVANCE_PUSH[action],
+                note=note or "",
+                reason=note or "",
+                days=self.reopen_days,
+                **names,
+            )
+            if action == "resolve" and owner:
+                # The one who registered it rates it, or reopens it if it is not fixed.
+                button = (
+                    f"svc:{RATE_SERVICE}:{case['reference']}",
+                    t(lang, "grievance_push_rate_button"),
+                )
+                return messages.reply_buttons(body[:1024], [button])
+            return messages.text(body)
         key = {
             "review": "case_push_in_review",
             "return": "case_push_returned",
@@ -153,6 +197,23 @@ class Notifier:
                 "document_issued",
                 lang,
                 {"document": names["document"], "reference": names["reference"]},
+            )
+        said = " ".join((note or "").split())[:500]
+        if case["pattern"] == "grievance":
+            step = {
+                "resolve": f"{said} {t(lang, 'grievance_next_rate')}".strip(),
+                "reject": said or t(lang, "case_next_wait"),
+                "escalate": t(lang, "case_next_escalated", office=names["office"]),
+            }.get(action, t(lang, "case_next_wait"))
+            return self.templates.build(
+                "case_status_update",
+                lang,
+                {
+                    "reference": names["reference"],
+                    "service": names["service"],
+                    "status": status_label(case["status"], lang),
+                    "next_step": step,
+                },
             )
         next_step = {
             "review": t(lang, "case_next_wait"),

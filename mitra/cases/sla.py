@@ -2,6 +2,10 @@
 is overdue, raise it to the next office up the ladder (secretariat → mandal → district) with a
 fresh, shorter clock there; at the top of the ladder it is recorded as breached.
 
+Grievances run on hours, not days: a fallen live wire is due in hours, and its reminder and
+escalation come as fast. A resolved grievance the citizen neither rated nor reopened within
+the reopen period is closed by the clock.
+
 Each round takes a batch of due cases with `FOR UPDATE SKIP LOCKED`, so several workers share
 the work and a case is never escalated twice for the same deadline.
 """
@@ -16,15 +20,19 @@ import psycopg
 
 from mitra.cases.lifecycle import OPEN
 from mitra.cases.notify import Notifier
-from mitra.cases.store import SLA_CLOCK, _event
+from mitra.cases.store import SLA_CLOCK, _event, act
 
 
 @dataclass(frozen=True)
 class SlaPolicy:
+    # Remind this long before the due time (or at a quarter of a short clock, whichever is less).
     remind_before: timedelta = timedelta(days=2)
-    # Days a raised case gets at the next office: a third of the service's SLA, at least 2.
+    # Time a raised case gets at the next office: a third of its clock, at least 2 days (or
+    # its whole clock, when that is shorter: an emergency stays an emergency).
     escalated_fraction: float = 1 / 3
     escalated_minimum: timedelta = timedelta(days=2)
+    # How long a citizen may reopen a resolved grievance; after it, the clock closes it.
+    reopen_within: timedelta = timedelta(days=7)
 
 
 @dataclass
@@ -32,6 +40,11 @@ class SlaRound:
     reminded: int = 0
     escalated: int = 0
     breached: int = 0
+    closed: int = 0
+
+
+def clock_of(case: dict[str, Any]) -> timedelta:
+    return timedelta(hours=case["sla_hours"] or case["sla_days"] * 24)
 
 
 def run_round(
@@ -45,12 +58,15 @@ def run_round(
     result = SlaRound()
     with conn.transaction():
         due = conn.execute(
-            "SELECT id, reference, department, service, service_version, citizen_id, offices,"
-            " level, office_id, status, sla_days, due_at, reminded_at, escalated_at FROM cases"
-            " WHERE status = ANY(%s) AND due_at <= %s"
+            "SELECT id, reference, department, service, service_version, pattern, citizen_id,"
+            " offices, level, office_id, status, sla_days, sla_hours, due_at, reminded_at,"
+            " escalated_at FROM cases"
+            " WHERE status = ANY(%s)"
+            " AND due_at <= %s::timestamptz + LEAST(make_interval(secs => %s),"
+            "   make_interval(hours => COALESCE(sla_hours, sla_days * 24)) / 4)"
             " AND (reminded_at IS NULL OR due_at <= %s)"
             " ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED",
-            (list(OPEN), now + policy.remind_before, now, batch),
+            (list(OPEN), now, policy.remind_before.total_seconds(), now, batch),
         ).fetchall()
         for row in due:
             case = dict(row)
@@ -74,10 +90,8 @@ def run_round(
             if case["level"] + 1 < len(ladder):
                 level = case["level"] + 1
                 office = ladder[level]
-                grace = max(
-                    timedelta(days=case["sla_days"] * policy.escalated_fraction),
-                    policy.escalated_minimum,
-                )
+                clock = clock_of(case)
+                grace = max(clock * policy.escalated_fraction, min(policy.escalated_minimum, clock))
                 conn.execute(
                     "UPDATE cases SET level = %s, office_id = %s, due_at = %s,"
                     " escalated_at = %s, reminded_at = NULL, updated_at = %s WHERE id = %s",
@@ -103,7 +117,7 @@ def run_round(
                 conn.execute(
                     "UPDATE cases SET due_at = %s, escalated_at = %s, reminded_at = %s"
                     " WHERE id = %s",
-                    (now + timedelta(days=7), now, now, case["id"]),
+                    (now + min(timedelta(days=7), clock_of(case)), now, now, case["id"]),
                 )
                 _event(
                     conn,
@@ -117,4 +131,23 @@ def run_round(
                     now,
                 )
                 result.breached += 1
+        result.closed = _close_unrated(conn, notifier, now, policy.reopen_within, batch)
     return result
+
+
+def _close_unrated(
+    conn: psycopg.Connection[Any],
+    notifier: Notifier,
+    now: datetime,
+    within: timedelta,
+    batch: int,
+) -> int:
+    """Resolved grievances nobody rated or reopened in time: closed, as resolved."""
+    rows = conn.execute(
+        "SELECT reference FROM cases WHERE status = 'resolved' AND resolved_at < %s"
+        " ORDER BY resolved_at LIMIT %s FOR UPDATE SKIP LOCKED",
+        (now - within, batch),
+    ).fetchall()
+    for row in rows:
+        act(conn, row["reference"], "close", SLA_CLOCK, now=now, after=notifier.after)
+    return len(rows)

@@ -83,15 +83,89 @@ class Submitted:
     expected_by: str
     office: dict[str, Any]
     sla_days: int
+    due_at: str = ""  # in Indian time: grievances are due by the hour
+    priority: str | None = None
 
     def as_result(self) -> dict[str, Any]:
-        return {
+        result = {
             "reference": self.reference,
             "status": self.status,
             "expected_by": self.expected_by,
             "office": self.office,
             "sla_days": self.sla_days,
+            "due_at": self.due_at,
         }
+        if self.priority is not None:
+            result["priority"] = self.priority
+        return result
+
+
+CELL = 1000  # grievance positions are kept as round(degrees × CELL): cells of about 110 m
+
+
+def cell_of(area: dict[str, Any]) -> tuple[int, int] | None:
+    where = area.get("location") or {}
+    try:
+        return round(float(where["lat"]) * CELL), round(float(where["lon"]) * CELL)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a new case goes and when it is due (store.submit, and the examples driver)."""
+
+    department: str
+    prefix: str
+    offices: list[dict[str, Any]]
+    status: str
+    sla_days: int
+    sla_hours: int | None
+    due: datetime
+    cell: tuple[int, int] | None
+
+
+def plan_case(
+    service: Service, department: str | None, area: dict[str, Any], now: datetime
+) -> Plan:
+    if service.case_prefix is None:
+        raise CaseError("invalid", f"{service.code} takes no applications")
+    grievance = service.grievance
+    dept, prefix = service.department, service.case_prefix
+    if department and department != service.department:
+        # Only GEN-01's "something else" sends a grievance to a department the citizen chose.
+        if grievance is None or service.department != "GEN" or not department.isalpha():
+            raise CaseError("invalid", f"{service.code} cannot go to {department}")
+        dept, prefix = department.upper(), f"GRV-{department.upper()}"
+    offices = list((area.get("offices") or {}).get(dept) or [])
+    if not offices:
+        raise CaseError("invalid", f"no {dept} office covers that address")
+    if grievance is not None:
+        hours = grievance.sla_hours
+        return Plan(
+            dept,
+            prefix,
+            offices,
+            "registered",
+            max(1, -(-hours // 24)),
+            hours,
+            now + timedelta(hours=hours),
+            cell_of(area),
+        )
+    days = service.sla_days or DEFAULT_SLA_DAYS
+    return Plan(dept, prefix, offices, "submitted", days, None, now + timedelta(days=days), None)
+
+
+def _submitted(row: dict[str, Any]) -> Submitted:
+    return Submitted(
+        row["reference"],
+        row["status"],
+        ist_day(row["due_at"]).isoformat(),
+        row["offices"][row["level"]],
+        row["sla_days"],
+        row["due_at"].astimezone(IST).isoformat(),
+        row["priority"],
+    )
 
 
 @dataclass
@@ -154,33 +228,25 @@ def submit(
     area: dict[str, Any],
     profile_name: str | None,
     now: datetime,
+    department: str | None = None,
+    attachments: list[int] | None = None,
 ) -> Submitted:
     """Number, route and store a new case. Idempotent on `effect_id` (a retried effect finds
-    the case it made)."""
+    the case it made). A grievance is routed by where the problem is (`area`), may go to a
+    `department` the citizen chose (GEN-01), and takes the media they sent (`attachments`)."""
     existing = conn.execute(
-        "SELECT reference, status, due_at, offices, level, sla_days FROM cases"
+        "SELECT reference, status, due_at, offices, level, sla_days, priority FROM cases"
         " WHERE effect_id = %s",
         (effect_id,),
     ).fetchone()
     if existing is not None:
-        return Submitted(
-            existing["reference"],
-            existing["status"],
-            ist_day(existing["due_at"]).isoformat(),
-            existing["offices"][existing["level"]],
-            existing["sla_days"],
-        )
-    if service.case_prefix is None:
-        raise CaseError("invalid", f"{service.code} takes no applications")
-    offices = list((area.get("offices") or {}).get(service.department) or [])
-    if not offices:
-        raise CaseError("invalid", f"no {service.department} office covers that address")
-    sla_days = service.sla_days or DEFAULT_SLA_DAYS
-    due = now + timedelta(days=sla_days)
+        return _submitted(existing)
+    plan = plan_case(service, department, area, now)
+    dept, prefix, offices, status = plan.department, plan.prefix, plan.offices, plan.status
+    sla_days, sla_hours, due, cell = plan.sla_days, plan.sla_hours, plan.due, plan.cell
+    grievance = service.grievance
     year = now.astimezone(IST).year
-    reference = make_reference(
-        service.case_prefix, year, next_serial(conn, service.case_prefix, year)
-    )
+    reference = make_reference(prefix, year, next_serial(conn, prefix, year))
     locality = area.get("village") or area.get("ward") or {}
     applicant = applicant_of(answers, profile_name)
     record = {
@@ -193,12 +259,12 @@ def submit(
         "INSERT INTO cases (reference, department, service, service_version, pattern,"
         " citizen_id, effect_id, answers_enc, applicant_enc, district_code, mandal_code,"
         " locality_code, offices, level, office_id, status, sla_days, due_at, created_at,"
-        " updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, 'submitted',"
-        " %s, %s, %s, %s) RETURNING id",
+        " updated_at, sla_hours, priority, cell_lat, cell_lon)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s,"
+        " %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (
             reference,
-            service.department,
+            dept,
             service.code,
             service.version,
             service.pattern,
@@ -211,15 +277,35 @@ def submit(
             locality.get("code"),
             orjson.dumps(offices).decode(),
             offices[0]["id"],
+            status,
             sla_days,
             due,
             now,
             now,
+            sla_hours,
+            grievance.priority if grievance else None,
+            cell[0] if cell else None,
+            cell[1] if cell else None,
         ),
     ).fetchone()
     assert row is not None
-    _event(conn, row["id"], "submit", None, "submitted", CITIZEN, offices[0]["id"], None, now)
-    return Submitted(reference, "submitted", ist_day(due).isoformat(), offices[0], sla_days)
+    if attachments:
+        # Only media this citizen sent and no case has taken yet.
+        conn.execute(
+            "UPDATE media SET case_id = %s WHERE id = ANY(%s) AND citizen_id = %s"
+            " AND case_id IS NULL",
+            (row["id"], list(attachments), citizen_id),
+        )
+    _event(conn, row["id"], "submit", None, status, CITIZEN, offices[0]["id"], None, now)
+    return Submitted(
+        reference,
+        status,
+        ist_day(due).isoformat(),
+        offices[0],
+        sla_days,
+        due.astimezone(IST).isoformat(),
+        grievance.priority if grievance else None,
+    )
 
 
 def _event(
@@ -244,7 +330,8 @@ CASE_COLUMNS = (
     "c.id, c.reference, c.department, c.service, c.service_version, c.pattern, c.citizen_id,"
     " c.district_code, c.mandal_code, c.locality_code, c.offices, c.level, c.office_id,"
     " c.status, c.question, c.reason, c.sla_days, c.due_at, c.reminded_at, c.escalated_at,"
-    " c.document_id, c.created_at, c.updated_at"
+    " c.document_id, c.created_at, c.updated_at, c.sla_hours, c.priority, c.reports,"
+    " c.resolution, c.resolved_at, c.rating, c.rated_at"
 )
 
 
@@ -338,6 +425,7 @@ def act(
     citizen_id: int | None = None,
     now: datetime | None = None,
     after: AfterChange | None = None,
+    reopen_within: timedelta | None = None,
 ) -> Changed:
     """Take `action` on the case, or raise CaseError (not_found, illegal, invalid, forbidden).
     Runs in the caller's transaction; the case row is locked until it commits."""
@@ -345,7 +433,7 @@ def act(
     case = find(conn, reference, scope, lock=True, citizen_id=citizen_id)
     if case is None:
         raise CaseError("not_found", f"no case {reference.strip().upper()}")
-    rule = check(action, case["status"], actor.kind, note)
+    rule = check(action, case["status"], actor.kind, note, case["pattern"])
     clean = note.strip()[:2000] if note else None
     before = case["status"]
     updates: dict[str, Any] = {"status": rule.target, "updated_at": moment}
@@ -356,6 +444,16 @@ def act(
     if action == "answer":
         # A new clock for the office: the citizen did their part.
         updates["due_at"] = max(case["due_at"], moment + timedelta(days=2))
+    if action == "resolve":
+        updates.update(resolution=clean, resolved_at=moment)
+    if action == "reopen":
+        if reopen_within is not None and moment - case["resolved_at"] > reopen_within:
+            raise CaseError("illegal", "it was resolved too long ago to reopen")
+        # The office gets the case's own clock again, from now.
+        updates.update(
+            due_at=moment + timedelta(hours=case["sla_hours"] or case["sla_days"] * 24),
+            reminded_at=None,
+        )
     sets = ", ".join(f"{k} = %s" for k in updates)
     conn.execute(f"UPDATE cases SET {sets} WHERE id = %s", [*updates.values(), case["id"]])
     _event(

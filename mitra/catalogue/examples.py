@@ -13,15 +13,16 @@ from typing import Any
 
 import orjson
 
+from mitra.cases import grievances
 from mitra.cases.chat import my_requests
-from mitra.cases.lifecycle import CaseError, check
+from mitra.cases.lifecycle import GRIEVANCE_OPEN, CaseError, check
 from mitra.cases.store import (
-    DEFAULT_SLA_DAYS,
     IST,
     SERIAL_START,
     Submitted,
     applicant_of,
     ist_day,
+    plan_case,
 )
 from mitra.cases.views import application_view
 from mitra.catalogue.loader import Catalogue
@@ -33,7 +34,7 @@ from mitra.identity import DeskEkycProvider, EkycDesk, EkycProvider
 from mitra.jobs.department_calls import Call, Caller, make_calls
 from mitra.jobs.identity_calls import run_transient
 from mitra.jobs.platform_calls import is_platform, matches, summarise_lookups, texts_of
-from mitra.whatsapp.events import Choice, InboundMessage, Location, Sender, Text
+from mitra.whatsapp.events import Choice, InboundMessage, Location, Media, Sender, Text
 from mitra.whatsapp.messages import OutboundMessage, validate
 
 TESTER = Sender(user_id=None, wa_id="919999900000", profile_name="Catalogue test")
@@ -91,6 +92,20 @@ def _event(turn: Turn, offers: dict[str, str], now: datetime) -> InboundMessage:
             Choice(turn.tap, offers.get(turn.tap, turn.tap), None, "list"),
             None,
         )
+    if turn.media is not None:
+        mime = {"image": "image/jpeg", "audio": "audio/ogg; codecs=opus"}.get(
+            turn.media, "application/pdf"
+        )
+        # The media id says what the examples' Graph API will answer when it is fetched.
+        media_id = f"example-{turn.media}-{turn.media_problem or 'ok'}"
+        return InboundMessage(
+            "wamid.example",
+            TESTER,
+            now,
+            turn.media,
+            Media(media_id, mime, None, None, None, turn.media == "audio", turn.media),
+            None,
+        )
     assert turn.location is not None
     lat, lon = turn.location
     return InboundMessage(
@@ -108,44 +123,83 @@ class ExampleCases:
         self.events: dict[str, list[dict[str, Any]]] = {}
         self.names: dict[str, str] = {}
         self.serial = SERIAL_START
+        self.media = 0  # media kept in this example
 
     def submit(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
         service = self.catalogue.service(str(args["service"]), int(args["version"]))
-        if service is None or service.case_prefix is None:
+        if service is None:
             raise CaseError("invalid", "no such service")
         area = orjson.loads(args.get("area") or "{}")
-        offices = (area.get("offices") or {}).get(service.department) or []
-        if not offices:
-            raise CaseError("invalid", "no office covers that address")
+        plan = plan_case(service, str(args.get("department") or "") or None, area, now)
+        offices = plan.offices
         self.serial += 1
-        reference = make_reference(service.case_prefix, now.astimezone(IST).year, self.serial)
-        sla_days = service.sla_days or DEFAULT_SLA_DAYS
-        due = now + timedelta(days=sla_days)
+        reference = make_reference(plan.prefix, now.astimezone(IST).year, self.serial)
         self.cases[reference] = {
             "id": self.serial,
             "reference": reference,
-            "department": service.department,
+            "department": plan.department,
             "service": service.code,
             "service_version": service.version,
+            "pattern": service.pattern,
             "offices": offices,
             "level": 0,
             "office_id": offices[0]["id"],
-            "status": "submitted",
+            "status": plan.status,
             "question": None,
             "reason": None,
-            "due_at": due,
+            "due_at": plan.due,
             "created_at": now,
             "updated_at": now,
             "document_id": None,
             "district_code": (area.get("district") or {}).get("code"),
             "mandal_code": (area.get("mandal") or {}).get("code"),
+            "priority": service.grievance.priority if service.grievance else None,
+            "cell": plan.cell,
+            "reports": 1,
+            "resolution": None,
+            "rating": None,
         }
-        self.events[reference] = [self._event("submit", "submitted", offices[0]["id"], now)]
+        self.events[reference] = [self._event("submit", plan.status, offices[0]["id"], now)]
         answers = orjson.loads(args.get("answers") or "{}")
         self.names[reference] = str(applicant_of(answers, TESTER.profile_name).get("name") or "")
         return Submitted(
-            reference, "submitted", ist_day(due).isoformat(), offices[0], sla_days
+            reference,
+            plan.status,
+            ist_day(plan.due).isoformat(),
+            offices[0],
+            plan.sla_days,
+            plan.due.astimezone(IST).isoformat(),
+            service.grievance.priority if service.grievance else None,
         ).as_result()
+
+    def similar(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """Like grievances.similar, over this example's grievances (one citizen reporting the
+        same problem twice sees the offer to join)."""
+        try:
+            cell = (round(float(args["lat"]) * 1000), round(float(args["lon"]) * 1000))
+        except (KeyError, ValueError):
+            raise CaseError("invalid", "no position") from None
+        for case in self.cases.values():
+            near = case["cell"] and all(
+                abs(a - b) <= grievances.NEARBY_CELLS for a, b in zip(case["cell"], cell)
+            )
+            if case["service"] == args.get("service") and case["status"] in GRIEVANCE_OPEN and near:
+                return {
+                    "found": "yes",
+                    "reference": case["reference"],
+                    "status": case["status"],
+                    "registered_at": case["created_at"].astimezone(IST).isoformat(),
+                    "distance_m": grievances._metres(cell, case["cell"]),
+                    "reports": case["reports"],
+                }
+        return {"found": "no"}
+
+    def grievance(self, reference: str) -> dict[str, Any] | None:
+        case = self.cases.get(reference.strip().upper())
+        if case is None or case["pattern"] != "grievance":
+            return None
+        service = self.catalogue.service(case["service"], case["service_version"])
+        return grievances.grievance_view(case, self.events[case["reference"]], service)
 
     @staticmethod
     def _event(action: str, status: str, office_id: str, now: datetime) -> dict[str, Any]:
@@ -199,6 +253,27 @@ def _case_answer(
             return EffectResult(effect_id, True, cases.act(str(args["reference"]), "withdraw", now))
         if operation == "answer_case":
             return EffectResult(effect_id, True, cases.act(str(args["reference"]), "answer", now))
+        if operation == "similar_grievances":
+            return EffectResult(effect_id, True, cases.similar(args, now))
+        if operation == "join_grievance":
+            # Joining one's own grievance changes nothing (the real store says the same).
+            found = cases.grievance(str(args.get("reference") or ""))
+            if found is None or found["status"] not in GRIEVANCE_OPEN:
+                raise CaseError("not_found", "no open grievance")
+            return EffectResult(effect_id, True, found)
+        if operation == "my_grievances":
+            mine = [
+                {"reference": c["reference"], "what": c["what"], "status": c["status"], "own": True}
+                for c in cases.mine()
+                if c["reference"].startswith("GRV-")
+            ]
+            return EffectResult(
+                effect_id,
+                True,
+                {"grievances": mine, "resolved": [g for g in mine if g["status"] == "resolved"]},
+            )
+        if operation == "rate_grievance":
+            raise CaseError("not_found", "nothing is resolved in an example")
     except CaseError as exc:
         return EffectResult(
             effect_id,
@@ -262,8 +337,26 @@ def _platform_answer(
                 "language": {"en": "English", "te": "ఇంగ్లీష్"},
             },
         )
-    if operation in ("submit_case", "withdraw_case", "answer_case", "send_document"):
+    if operation in (
+        "submit_case",
+        "withdraw_case",
+        "answer_case",
+        "send_document",
+        "similar_grievances",
+        "join_grievance",
+        "my_grievances",
+        "rate_grievance",
+    ):
         return _case_answer(cases, effect_id, operation, args, now)
+    if operation == "fetch_media":
+        # The examples' Graph API: the media id says whether the file can be kept.
+        problem = str(args.get("media_id") or "").rsplit("-", 1)[-1]
+        if problem != "ok":
+            return EffectResult(effect_id, False, error=problem)
+        cases.media += 1
+        return EffectResult(
+            effect_id, True, {"stored": cases.media, "kind": args.get("kind"), "size": 48_213}
+        )
     if operation == "create_payment":
         return _payment_answer(cases, effect_id, args, now)
     if operation == "open_handover":
@@ -312,7 +405,9 @@ async def run_example(
         if turn.tap is not None and turn.tap not in offers:
             outcome.failures.append(f"turn {i}: taps {turn.tap!r}, which the bot did not offer")
             break
-        outcome.transcript.append(f"citizen: {turn.citizen or turn.tap or turn.location}")
+        outcome.transcript.append(
+            f"citizen: {turn.citizen or turn.tap or turn.location or f'[{turn.media}]'}"
+        )
         replies: list[OutboundMessage] = []
         event: InboundMessage | EffectResult = _event(turn, offers, now)
         for _ in range(MAX_CHAINED_CALLS + 1):
@@ -332,11 +427,13 @@ async def run_example(
             own_case = (
                 cases.view(str(effect.args.get("reference") or ""))
                 if effect.operation == "application"
+                else cases.grievance(str(effect.args.get("reference") or ""))
+                if effect.operation == "grievance"
                 else None
             )
             if own_case is not None:
                 event = EffectResult(effect.id, True, own_case)
-            elif is_platform(effect.operation):
+            elif is_platform(effect.operation) or effect.operation == "fetch_media":
                 event = _platform_answer(
                     effect.id,
                     effect.operation,

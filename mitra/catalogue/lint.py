@@ -38,8 +38,11 @@ OPERATIONS = {
     "hold",
     "inventory",
     "inventory_list",
+    "places_named",
     *PLATFORM_OPERATIONS,
 }
+# Operations Mitra answers itself from the contract's administrative data (any department).
+ADMIN_DATA = {"places_named"}
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.[a-z0-9_.]+)?(?:\|([a-z_]+))?\}")
 FILTERS = {"money", "date", "status", "name", "distance", "note", "step", "time", "word"}
 
@@ -114,6 +117,7 @@ def lint_service(
             elif (
                 operations_of is not None
                 and step.operation not in PLATFORM_OPERATIONS
+                and step.operation not in ADMIN_DATA
                 and step.operation not in operations_of(service.department)
             ):
                 problems.append(
@@ -138,6 +142,17 @@ def _case_prefixes() -> set[str]:
     return prefixes
 
 
+def _routable(prefix: str) -> bool:
+    """Would a status look-up find a reference with this prefix? (Mitra's first number.)"""
+    from mitra.departments.references import make_reference
+    from mitra.departments.routing import Routing
+
+    if prefix in _case_prefixes():
+        return True
+    reference = make_reference(prefix, 2026, 500001)
+    return any(r.matches(reference) for r in Routing.from_contract().routes("grievances").values())
+
+
 def _lint_case(service: Service) -> list[str]:
     """Applications and certificates: numbered, routed, on a clock, and (certificates) issued
     to a verified person."""
@@ -156,12 +171,12 @@ def _lint_case(service: Service) -> list[str]:
     if submits:
         if service.case_prefix is None:
             problems.append(f"{code}: a service that submits needs case_prefix")
-        elif service.case_prefix not in _case_prefixes():
+        elif not _routable(service.case_prefix):
             problems.append(
                 f"{code} case_prefix: {service.case_prefix} is not an application kind in the"
                 " contract's x-mitra-routing, so status look-ups could not find it"
             )
-        if service.sla_days is None:
+        if service.sla_days is None and service.grievance is None:
             problems.append(f"{code}: a service that submits needs sla_days")
         areas = {s.save_as for s in service.steps if isinstance(s, LookupStep)}
         for step in submits:
@@ -169,6 +184,8 @@ def _lint_case(service: Service) -> list[str]:
                 problems.append(
                     f"{code} steps.{step.id}: area {step.area!r} is not saved by a lookup"
                 )
+    if service.pattern == "grievance" and service.grievance is None and submits:
+        problems.append(f"{code}: a grievance that submits needs a `grievance:` block")
     if service.pattern == "certificate":
         if not any(isinstance(s, IdentifyStep) for s in service.steps):
             problems.append(f"{code}: a certificate needs an identify step (identity step-up)")

@@ -96,6 +96,9 @@ class AskStep(Model):
     prompt: Text
     validate_as: Validation = Field(default_factory=Validation, alias="validate")
     invalid: Text  # the re-prompt: says what is expected
+    # A voice note answers too (a grievance's description): it is fetched and kept as an
+    # attachment, and the answer reads "voice note".
+    voice: bool = False
 
 
 class ChooseStep(Model):
@@ -125,9 +128,13 @@ class ChooseStep(Model):
 
 
 class LocationStep(Model):
+    """A shared pin: {kind: pin, latitude, longitude}. With `typed`, the name of a village,
+    ward, town or landmark is taken too: {kind: text, text} (a lookup resolves it)."""
+
     kind: Literal["location"]
     id: str
     prompt: Text
+    typed: bool = False
 
 
 def _images_only() -> list[MediaKind]:
@@ -135,10 +142,17 @@ def _images_only() -> list[MediaKind]:
 
 
 class MediaStep(Model):
+    """Photos (or other media) the citizen sends. Each is fetched from the Graph API, checked
+    and kept before the chat moves on (a wrong type or a too-large file is refused at once);
+    the kept media are attached to the case the service submits. Up to `up_to` of them; with
+    `optional`, a Skip button. The answer is how many were kept."""
+
     kind: Literal["media"]
     id: str
     prompt: Text
     accept: list[MediaKind] = Field(default_factory=_images_only)
+    up_to: int = Field(default=1, ge=1, le=10)
+    optional: bool = False
 
 
 class ConfirmStep(Model):
@@ -162,7 +176,14 @@ PLATFORM_OPERATIONS = (
     "cancel_booking",
     "open_handover",
     "close_handover",
+    "similar_grievances",
+    "join_grievance",
+    "rate_grievance",
+    "my_grievances",
 )
+# Fetching what a citizen sent from the Graph API (the worker's call loop, which holds the
+# Graph client): made by media steps, never named in a catalogue.
+MEDIA_OPERATIONS = ("fetch_media",)
 # Calls made while the citizen's message is being processed and never stored: the identity
 # step-up's Aadhaar number and OTP must not reach the database (mitra.jobs.identity_calls).
 TRANSIENT_OPERATIONS = ("ekyc_start", "ekyc_verify")
@@ -195,6 +216,11 @@ class LookupStep(Model):
         "inventory_list",
         "my_bookings",
         "cancel_booking",
+        "places_named",
+        "similar_grievances",
+        "join_grievance",
+        "rate_grievance",
+        "my_grievances",
     ]
     args: dict[str, str] = Field(default_factory=dict)  # values may use {placeholders}
     save_as: str = "result"
@@ -255,6 +281,9 @@ class SubmitStep(Model):
     id: str
     area: str = "place"
     save_as: str = "case"
+    # The department it goes to, when not the service's own: GEN-01's "something else" asks
+    # the citizen ("{answers.department}").
+    department: str | None = None
 
 
 class RefundRule(Model):
@@ -307,9 +336,12 @@ class OfficerStep(Model):
 
 
 class HandoverStep(Model):
+    """Continue in another service: a code, or a template over the answers whose value is one
+    ("{answers.category}" when the options' ids are service codes)."""
+
     kind: Literal["handover"]
     id: str
-    service: str = Field(pattern=CODE_PATTERN)
+    service: str = Field(pattern=r"^([A-Z]{3}-\d{2}|\{[a-z_.]+\})$")
 
 
 Step = Annotated[
@@ -336,13 +368,19 @@ class Turn(Model):
     citizen: str | None = None  # types this
     tap: str | None = None  # taps the button / list row with this id
     location: tuple[float, float] | None = None  # shares this point
+    media: MediaKind | None = None  # sends a photo, voice note (audio) or file
+    # …which Mitra cannot keep: it expired at WhatsApp, is not a type we take, or is too big.
+    media_problem: Literal["expired", "wrong_type", "too_large"] | None = None
     expect: list[str] = Field(default_factory=list)  # substrings the bot's replies contain
     expect_choices: list[str] = Field(default_factory=list)  # option ids the bot offers
 
     @model_validator(mode="after")
     def _one_action(self) -> Turn:
-        if sum(x is not None for x in (self.citizen, self.tap, self.location)) != 1:
-            raise ValueError("a turn is exactly one of: citizen, tap, location")
+        actions = (self.citizen, self.tap, self.location, self.media)
+        if sum(x is not None for x in actions) != 1:
+            raise ValueError("a turn is exactly one of: citizen, tap, location, media")
+        if self.media_problem is not None and self.media is None:
+            raise ValueError("media_problem goes with media")
         return self
 
 
@@ -369,6 +407,17 @@ class DocumentSpec(Model):
     facts: list[DocumentFact] = Field(min_length=1)
 
 
+class GrievanceSpec(Model):
+    """A grievance category (docs/decisions/0008-grievances.md). The service's steps are the
+    grievance pattern's (mitra/catalogue/data/patterns/grievance.yaml) after its own, if any:
+    where → already reported? → describe → photos → confirm → submit."""
+
+    priority: Literal["normal", "high", "emergency"] = "normal"
+    sla_hours: int = Field(ge=1)  # to resolution at the first office
+    photos: Literal["required", "optional"] = "optional"
+    describe: Text | None = None  # the question about the problem, if not the pattern's
+
+
 class Service(Model):
     code: str = Field(pattern=CODE_PATTERN)
     version: int = Field(ge=1)
@@ -381,11 +430,25 @@ class Service(Model):
     enabled: bool = True
     sla_days: int | None = Field(default=None, ge=1)  # applications: days to a decision
     # Applications: the reference prefix (a kind in the contract's x-mitra-routing, so status
-    # look-ups find it): REV-2026-500001-K.
-    case_prefix: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    # look-ups find it): REV-2026-500001-K. Grievances: GRV-<DEPT>-2026-500001-K.
+    case_prefix: str | None = Field(default=None, pattern=r"^[A-Z]{3}(-[A-Z]{3})?$")
     document: DocumentSpec | None = None  # what approval issues
+    grievance: GrievanceSpec | None = None
     steps: list[Step] = Field(min_length=1)
     examples: list[Example] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _grievance_steps(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("grievance") is not None:
+            from mitra.catalogue.patterns import grievance_steps
+
+            data = {
+                **data,
+                "steps": [*(data.get("steps") or []), *grievance_steps(data)],
+                "case_prefix": data.get("case_prefix") or f"GRV-{data.get('department')}",
+            }
+        return data
 
     @model_validator(mode="after")
     def _steps_are_consistent(self) -> Service:

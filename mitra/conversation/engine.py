@@ -575,7 +575,8 @@ def _run(s: Session, service: Service, now: datetime | None, cat: Catalogue, out
             return replace(s, flow=replace(flow, waiting=effect.id), state="flow")
         if isinstance(step, HandoverStep):
             out.transitions.append(Transition(service.code, service.version, step.id, "completed"))
-            return _start(replace(s, flow=None), step.service, now, cat, out)
+            target = fill(step.service, flow, lang) if "{" in step.service else step.service
+            return _start(replace(s, flow=None), target, now, cat, out)
         if isinstance(step, ShowStep):
             own = fill(step.text(lang), flow, lang) if step.text else None
             text = render.show(step.render, own, _context(flow), lang)
@@ -645,6 +646,8 @@ def _prompt(step: Any, flow: Flow, lang: str) -> OutboundMessage:
         )
     if isinstance(step, LocationStep):
         return messages.location_request(prompt)
+    if isinstance(step, MediaStep) and step.optional:
+        return messages.reply_buttons(prompt, [(f"opt:{step.id}:done", t(lang, "media_skip"))])
     return messages.text(prompt)
 
 
@@ -760,6 +763,10 @@ def _answer(s: Session, body: Any, now: datetime, cat: Catalogue, out: _Out) -> 
         return _identify_answer(s, service, step, body, now, cat, out)
     value: Any = None
     problem: str | None = None
+    if isinstance(step, AskStep) and step.voice and _is_media(body, ["audio"]):
+        return _fetch_media(s, service, step, body, out)
+    if isinstance(step, MediaStep) and _is_media(body, step.accept):
+        return _fetch_media(s, service, step, body, out)
     if isinstance(step, AskStep):
         if isinstance(body, Text):
             try:
@@ -806,12 +813,15 @@ def _answer(s: Session, body: Any, now: datetime, cat: Catalogue, out: _Out) -> 
             value = "yes" if yes else "no"
     elif isinstance(step, LocationStep):
         if isinstance(body, Location):
-            value = {"latitude": body.latitude, "longitude": body.longitude}
+            value = {"kind": "pin", "latitude": body.latitude, "longitude": body.longitude}
+        elif step.typed and isinstance(body, Text) and len(body.text.strip()) >= 3:
+            value = {"kind": "text", "text": " ".join(body.text.split())[:100]}
         else:
-            problem = t(lang, "location_expected")
+            problem = t(lang, "location_or_place_expected" if step.typed else "location_expected")
     elif isinstance(step, MediaStep):
-        if isinstance(body, Media) and body.media_kind in step.accept:
-            value = {"media_id": body.media_id, "mime_type": body.mime_type, "sha256": body.sha256}
+        kept = len(_attachments(flow, step.id))
+        if _is_done(body, step) and (kept > 0 or step.optional):
+            value = kept
         else:
             problem = t(lang, "media_expected")
     else:
@@ -839,6 +849,21 @@ def _answer(s: Session, body: Any, now: datetime, cat: Catalogue, out: _Out) -> 
                 out.replies.append(reply)
         return s
 
+    return _advance(s, service, step, flow, value, now, cat, out)
+
+
+def _advance(
+    s: Session,
+    service: Service,
+    step: Any,
+    flow: Flow,
+    value: Any,
+    now: datetime | None,
+    cat: Catalogue,
+    out: _Out,
+) -> Session:
+    """The step is answered with `value`: record it and run on to the next one."""
+    lang = s.language or "te"
     out.transitions.append(
         Transition(service.code, service.version, step.id, "answered", _seconds_in_step(flow, now))
     )
@@ -902,6 +927,8 @@ def _effect_result(
         return _identify_result(replace(s, flow=flow), service, step, result, now, cat, out)
     if isinstance(step, OfficerStep):
         return _handover_opened(s, service, step, result, cat, out)
+    if isinstance(step, (MediaStep, AskStep)):
+        return _media_fetched(replace(s, flow=flow), service, step, result, now, cat, out)
     assert isinstance(step, (LookupStep, SubmitStep, PayStep))
     if result.ok and isinstance(step, PayStep):
         # The link goes out as a button; the receipt follows when the gateway confirms.
@@ -1160,6 +1187,80 @@ def _identify_result(
     return replace(s, flow=replace(flow, results={**flow.results, KYC: {"phase": "aadhaar"}}))
 
 
+# ---- media: photos and voice notes ------------------------------------------------------
+
+ATTACHMENTS = "attachments"  # results key: step id → the media kept for it
+DONE_WORDS = {"done", "skip", "no", "finish", "అయింది", "చాలు", "వద్దు", "దాటవేయి"}
+MEDIA_PROBLEMS = ("expired", "wrong_type", "too_large", "corrupt")
+
+
+def _is_media(body: Any, accept: Sequence[str]) -> bool:
+    return isinstance(body, Media) and body.media_kind in accept
+
+
+def _is_done(body: Any, step: MediaStep) -> bool:
+    if isinstance(body, Choice):
+        return body.id == f"opt:{step.id}:done"
+    return isinstance(body, Text) and body.text.strip().casefold() in DONE_WORDS
+
+
+def _attachments(flow: Flow, step_id: str) -> list[dict[str, Any]]:
+    return list((flow.results.get(ATTACHMENTS) or {}).get(step_id) or [])
+
+
+def _fetch_media(s: Session, service: Service, step: Any, body: Media, out: _Out) -> Session:
+    """Fetch what they sent now, while WhatsApp's download URL is fresh; the chat goes on when
+    the worker has checked and kept it (or says why it could not)."""
+    assert s.flow is not None
+    effect = Effect(
+        uuid.uuid4().hex,
+        service.department,
+        "fetch_media",
+        {"media_id": body.media_id, "sha256": body.sha256 or "", "kind": body.media_kind},
+    )
+    out.effects.append(effect)
+    return replace(s, flow=replace(s.flow, waiting=effect.id), state="flow")
+
+
+def _media_fetched(
+    s: Session,
+    service: Service,
+    step: MediaStep | AskStep,
+    result: EffectResult,
+    now: datetime,
+    cat: Catalogue,
+    out: _Out,
+) -> Session:
+    assert s.flow is not None
+    flow = s.flow
+    lang = s.language or "te"
+    if not result.ok:
+        problem = result.error if result.error in MEDIA_PROBLEMS else "unavailable"
+        out.transitions.append(Transition(service.code, service.version, step.id, "invalid"))
+        out.replies.append(messages.text(t(lang, f"media_{problem}")))
+        out.replies.append(_prompt(step, flow, lang))
+        return s
+    kept = [*_attachments(flow, step.id), dict(result.data or {})]
+    flow = replace(
+        flow,
+        results={
+            **flow.results,
+            ATTACHMENTS: {**(flow.results.get(ATTACHMENTS) or {}), step.id: kept},
+        },
+    )
+    if isinstance(step, AskStep):
+        return _advance(s, service, step, flow, t(lang, "voice_note_answer"), now, cat, out)
+    if len(kept) < step.up_to:
+        out.replies.append(
+            messages.reply_buttons(
+                t(lang, "media_kept_more", count=len(kept), most=step.up_to),
+                [(f"opt:{step.id}:done", t(lang, "media_done"))],
+            )
+        )
+        return replace(s, flow=flow)
+    return _advance(s, service, step, flow, len(kept), now, cat, out)
+
+
 # ---- applications -----------------------------------------------------------------------
 
 
@@ -1168,13 +1269,16 @@ def _submission(service: Service, step: SubmitStep, flow: Flow, lang: str) -> di
     titles of chosen options, for the officer and the certificate) and where the applicant
     lives. Values are JSON text: effect arguments are strings."""
     choices = flow.results.get("choices") or {}
+    kept = [m for ms in (flow.results.get(ATTACHMENTS) or {}).values() for m in ms]
     return {
         "service": service.code,
         "version": str(service.version),
         "language": lang,
+        "department": fill(step.department, flow, lang) if step.department else "",
         "answers": orjson.dumps(flow.answers).decode(),
         "choices": orjson.dumps(choices).decode(),
         "area": orjson.dumps(flow.results.get(step.area) or {}).decode(),
+        "attachments": orjson.dumps([m["stored"] for m in kept]).decode(),
     }
 
 

@@ -18,13 +18,17 @@ from typing import Any
 import orjson
 import psycopg
 
+from mitra import media
 from mitra.cases.desk import CaseDesk
+from mitra.catalogue.schema import MEDIA_OPERATIONS
 from mitra.config import Settings
 from mitra.conversation.engine import EffectResult
 from mitra.crypto import FieldCipher
+from mitra.departments.gazetteer import Gazetteer
 from mitra.inbox.process import EFFECT_KIND
 from mitra.inbox.split import INBOUND_CHANNEL
 from mitra.jobs.platform_calls import NotMitras, PlatformLookupError, answer, is_platform
+from mitra.whatsapp.graph import GraphClient
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +132,7 @@ async def run_round(
     cipher: FieldCipher,
     caller: Caller,
     desk: CaseDesk | None = None,
+    graph: GraphClient | None = None,
 ) -> int:
     """Claim a batch of calls and make them concurrently, recording each answer as soon as it
     arrives: one slow department must not hold up the answers of the others."""
@@ -137,7 +142,13 @@ async def run_round(
     lock = asyncio.Lock()  # one connection: record one answer at a time
 
     async def one(call: Call) -> None:
-        if is_platform(call.operation) or (call.operation == "application" and desk is not None):
+        if call.operation in MEDIA_OPERATIONS:
+            result = await fetch_media(conn, cipher, graph, call, lock)
+            async with lock:
+                await asyncio.to_thread(record_results, conn, cipher, [result])
+            return
+        mitras = call.operation in ("application", "grievance") and desk is not None
+        if is_platform(call.operation) or mitras:
             async with lock:
                 result = await asyncio.to_thread(_platform, conn, cipher, call, desk)
                 if result is not None:
@@ -150,6 +161,36 @@ async def run_round(
 
     await asyncio.gather(*(one(c) for c in calls))
     return len(calls)
+
+
+async def fetch_media(
+    conn: psycopg.Connection[Any],
+    cipher: FieldCipher,
+    graph: GraphClient | None,
+    call: Call,
+    lock: asyncio.Lock,
+) -> tuple[Call, EffectResult]:
+    """Fetch what the citizen sent from the Graph API while its URL is fresh, check it and keep
+    it (encrypted); the answer is its row id, or why it could not be kept."""
+    if graph is None:
+        return call, EffectResult(call.id, ok=False, error="unavailable")
+    try:
+        fetched = await media.fetch(
+            graph, str(call.args.get("media_id")), expected_sha256=call.args.get("sha256") or None
+        )
+    except media.MediaError as exc:
+        log.info("media %s refused: %s", call.id, exc.kind)
+        return call, EffectResult(call.id, ok=False, error=exc.kind)
+    if call.args.get("kind") and fetched.kind != call.args["kind"]:
+        return call, EffectResult(call.id, ok=False, error="wrong_type")
+
+    def keep() -> dict[str, Any]:
+        with conn.transaction():
+            return media.store(conn, cipher, call.citizen_id, fetched)
+
+    async with lock:
+        kept = await asyncio.to_thread(keep)
+    return call, EffectResult(call.id, ok=True, data=kept)
 
 
 def _platform(
@@ -181,10 +222,14 @@ def client_caller(client: Any) -> Caller:
     names and arguments mapped onto the adapter contract. The client routes each call to the
     department that answers it (by identifier or topic), whatever service asked."""
 
+    gazetteer = Gazetteer(client)
+
     async def call(department: str, operation: str, args: dict[str, Any]) -> dict[str, Any]:
         a = {k: v for k, v in args.items() if v not in (None, "")}
         result: dict[str, Any]
-        if operation == "account":
+        if operation == "places_named":
+            result = await gazetteer.search(str(a.get("text") or ""))
+        elif operation == "account":
             result = await client.account(a["kind"], a["number"])
         elif operation == "application":
             result = await client.application(a["reference"])

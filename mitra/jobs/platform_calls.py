@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import psycopg
 
 from mitra import handover
-from mitra.cases import chat
+from mitra.cases import chat, grievances
 from mitra.cases.desk import CaseDesk
 from mitra.cases.lifecycle import CaseError
 from mitra.catalogue.schema import PLATFORM_OPERATIONS
@@ -89,6 +90,11 @@ def answer(
 
 
 CASE_OPERATIONS = (
+    "grievance",
+    "similar_grievances",
+    "join_grievance",
+    "rate_grievance",
+    "my_grievances",
     "submit_case",
     "withdraw_case",
     "answer_case",
@@ -124,6 +130,25 @@ def _case_operation(
         if found is None:
             raise NotMitras()
         return found
+    if operation == "grievance":
+        found = grievances.lookup(conn, catalogue, citizen_id, reference)
+        if found is None:
+            raise NotMitras()
+        return found
+    if operation == "similar_grievances":
+        try:
+            lat, lon = float(args["lat"]), float(args["lon"])
+        except (KeyError, ValueError):
+            raise CaseError("invalid", "no position") from None
+        return grievances.similar(conn, str(args.get("service") or ""), lat, lon, _now())
+    if operation == "join_grievance":
+        return grievances.join(conn, citizen_id, reference, _now())
+    if operation == "rate_grievance":
+        return grievances.rate(
+            conn, cipher, catalogue, desk.notifier, citizen_id, args, desk.reopen_within
+        )
+    if operation == "my_grievances":
+        return grievances.mine(conn, catalogue, citizen_id)
     if operation == "my_requests":
         return chat.my_requests(
             chat.my_cases(conn, catalogue, citizen_id),
@@ -168,6 +193,10 @@ def _payment_operation(
     return payments_chat.cancel_booking(
         conn, desk.cipher, citizen_id, str(args.get("booking") or "")
     )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class NotMitras(Exception):

@@ -91,7 +91,10 @@ class Worker:
         self.desk = CaseDesk.from_settings(settings, self.cipher)
         self.ekyc = ekyc if ekyc is not None else provider_from_settings(settings)
         self.sla_now = sla_now or now
-        self.sla_policy = SlaPolicy(remind_before=timedelta(days=settings.sla_remind_days))
+        self.sla_policy = SlaPolicy(
+            remind_before=timedelta(days=settings.sla_remind_days),
+            reopen_within=timedelta(days=settings.grievance_reopen_days),
+        )
         self.counters = WorkerCounters()
         self._wake: dict[str, list[asyncio.Event]] = {
             EFFECTS_CHANNEL: [],
@@ -224,7 +227,7 @@ class Worker:
         call_timeout = timedelta(seconds=self.settings.department_call_timeout)
 
         async def call_departments(conn: psycopg.Connection[Any]) -> bool:
-            return await run_round(conn, self.cipher, caller, self.desk) > 0
+            return await run_round(conn, self.cipher, caller, self.desk, graph) > 0
 
         async def documents(conn: psycopg.Connection[Any]) -> bool:
             return await deliver_round(conn, self.cipher, graph) > 0

@@ -250,13 +250,47 @@ cases = Table(
     Column("document_id", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=now),
+    # Grievances (docs/decisions/0008-grievances.md): a clock in hours, a priority, where the
+    # problem is as a ~110 m grid cell (for "is this already reported?", not a person's pin),
+    # how many citizens reported it, the officer's resolution and the citizen's rating.
+    Column("sla_hours", Integer),
+    Column("priority", Text),  # normal | high | emergency
+    Column("cell_lat", Integer),  # round(latitude * 1000)
+    Column("cell_lon", Integer),
+    Column("reports", Integer, nullable=False, server_default=text("1")),
+    Column("resolution", Text),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("rating", SmallInteger),
+    Column("rated_at", DateTime(timezone=True)),
     Index("ix_cases_office_status", "office_id", "status"),
     Index("ix_cases_citizen", "citizen_id", "created_at"),
     Index(
         "ix_cases_open_due",
         "due_at",
-        postgresql_where=text("status IN ('submitted', 'in_review', 'returned')"),
+        postgresql_where=text(
+            "status IN ('submitted', 'in_review', 'returned', 'registered', 'in_progress',"
+            " 'reopened')"
+        ),
     ),
+    Index(
+        "ix_cases_grievance_cell",
+        "service",
+        "cell_lat",
+        "cell_lon",
+        postgresql_where=text("cell_lat IS NOT NULL"),
+    ),
+)
+
+# Citizens who reported a grievance someone had already registered and chose to join it: they
+# get its status pushes too (the owner stays the one who registered it).
+case_followers = Table(
+    "case_followers",
+    metadata,
+    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False),
+    Column("citizen_id", BigInteger, ForeignKey("citizens.id"), nullable=False),
+    Column("joined_at", DateTime(timezone=True), nullable=False, server_default=now),
+    PrimaryKeyConstraint("case_id", "citizen_id"),
+    Index("ix_case_followers_citizen", "citizen_id"),
 )
 
 # Every change of a case: who (actor), what, when. Notes are officers' words, not personal
@@ -472,5 +506,26 @@ media = Table(
     Column("sha256", Text, nullable=False),
     Column("data_enc", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
+    # The case it is evidence for, once submitted; `officer` media are "after" photos.
+    Column("case_id", BigInteger, ForeignKey("cases.id")),
+    Column("origin", Text, nullable=False, server_default=text("'citizen'")),
     Index("uq_media_citizen_media", "citizen_id", "media_id", unique=True),
+    Index("ix_media_case", "case_id"),
+)
+
+# An officer's "after" photo on its way to the citizen's chat: uploaded to the Graph API, then
+# sent as an image (like document_deliveries).
+media_deliveries = Table(
+    "media_deliveries",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("media_row", BigInteger, ForeignKey("media.id"), nullable=False),
+    Column("citizen_id", BigInteger, ForeignKey("citizens.id"), nullable=False),
+    Column("caption", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'queued'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("not_before", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Index("ix_media_deliveries_queued", "not_before", postgresql_where=text("status = 'queued'")),
 )
