@@ -5,24 +5,42 @@ it, a case does not exist (not_found, never "forbidden", so a guessed reference 
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
+from mitra import media
 from mitra.cases import store
+from mitra.cases.delivery import deliver_image
 from mitra.cases.desk import CaseDesk
-from mitra.cases.lifecycle import CaseError, allowed
+from mitra.cases.grievances import grievance_view
+from mitra.cases.lifecycle import OPEN, CaseError, allowed
 from mitra.cases.store import Actor, Scope
 from mitra.cases.views import application_view
+from mitra.conversation.locale import t
 
 OFFICER_FIELDS = ("kyc",)  # answers that are identity records: shown as last 4 only
 
 
 def summary(case: dict[str, Any], desk: CaseDesk, now: datetime) -> dict[str, Any]:
     service = store.service_of(desk.catalogue, case)
-    open_ = case["status"] in ("submitted", "in_review", "returned")
+    open_ = case["status"] in OPEN
+    grievance = (
+        {
+            "priority": case["priority"],
+            "sla_hours": case["sla_hours"],
+            "reports": case["reports"],
+            "rating": case["rating"],
+        }
+        if case["pattern"] == "grievance"
+        else {}
+    )
     return {
+        "pattern": case["pattern"],
+        **grievance,
         "reference": case["reference"],
         "department": case["department"],
         "service": case["service"],
@@ -89,9 +107,46 @@ def detail(
         "question": case["question"],
         "reason": case["reason"],
         "history": [{**e, "at": e["at"].isoformat()} for e in events],
-        "actions": [a for a in allowed(case["status"], "officer") if a != "issue"],
-        "citizen_view": application_view(case, events, service, str(applicant.get("name") or "")),
+        "actions": [a for a in allowed(case["status"], "officer", case["pattern"]) if a != "issue"],
+        "attachments": attachments(conn, case["id"]),
+        "resolution": case["resolution"],
+        "feedback": (record.get("feedback") or {}).get("text"),
+        "citizen_view": (
+            grievance_view(case, events, service)
+            if case["pattern"] == "grievance"
+            else application_view(case, events, service, str(applicant.get("name") or ""))
+        ),
     }
+
+
+def attachments(conn: psycopg.Connection[Any], case_id: int) -> list[dict[str, Any]]:
+    """What the citizen sent with the case (and the officer's after photos): no bytes."""
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT id, kind, mime_type, size, sha256, origin, created_at FROM media"
+            " WHERE case_id = %s ORDER BY id",
+            (case_id,),
+        ).fetchall()
+    ]
+
+
+def attachment(
+    conn: psycopg.Connection[Any], desk: CaseDesk, reference: str, media_row: int, scope: Scope
+) -> tuple[str, bytes]:
+    """One attachment's type and bytes, for an officer whose scope holds the case."""
+    case = store.find(conn, reference, scope)
+    row = (
+        conn.execute(
+            "SELECT mime_type, data_enc FROM media WHERE id = %s AND case_id = %s",
+            (media_row, case["id"]),
+        ).fetchone()
+        if case is not None
+        else None
+    )
+    if row is None:
+        raise CaseError("not_found", "no such attachment")
+    return row["mime_type"], desk.cipher.decrypt_bytes(bytes(row["data_enc"]), context=b"media")
 
 
 def act(
@@ -102,8 +157,17 @@ def act(
     actor: Actor,
     scope: Scope,
     note: str | None = None,
+    photo: tuple[str, bytes] | None = None,
 ) -> dict[str, Any]:
-    """Take an action (in the caller's transaction) and return the case as it is now."""
+    """Take an action (in the caller's transaction) and return the case as it is now. A
+    grievance's resolution may carry an "after" photo (mime type, bytes): it is kept with the
+    case and sent to the citizen after the resolution message."""
+    if photo is not None and action != "resolve":
+        raise CaseError("invalid", "only a resolution carries a photo")
+    if photo is not None and (
+        media.kind_of(photo[0]) != "image" or len(photo[1]) > media.MAX_BYTES["image"]
+    ):
+        raise CaseError("invalid", "the photo must be a JPEG, PNG or WebP image of at most 5 MB")
     if action == "issue":
         raise CaseError("invalid", "documents are issued by approving the case")
     if action == "approve":
@@ -113,8 +177,36 @@ def act(
             raise CaseError(
                 "unavailable", "documents cannot be signed: MITRA_DOCUMENT_SIGNING_KEY is not set"
             )
-    store.act(conn, reference, action, actor, note=note, scope=scope, after=desk.notifier.after)
+    changed = store.act(
+        conn, reference, action, actor, note=note, scope=scope, after=desk.notifier.after
+    )
+    if photo is not None:
+        _after_photo(conn, desk, changed.case, photo)
     return detail(conn, desk, reference, scope)
+
+
+def _after_photo(
+    conn: psycopg.Connection[Any], desk: CaseDesk, case: dict[str, Any], photo: tuple[str, bytes]
+) -> None:
+    mime, data = photo
+    fetched = media.Fetched(
+        f"officer:{uuid.uuid4().hex}", "image", mime, hashlib.sha256(data).hexdigest(), data
+    )
+    kept = media.store(conn, desk.cipher, case["citizen_id"], fetched)
+    conn.execute(
+        "UPDATE media SET case_id = %s, origin = 'officer' WHERE id = %s",
+        (case["id"], kept["stored"]),
+    )
+    row = conn.execute(
+        "SELECT language FROM citizens WHERE id = %s", (case["citizen_id"],)
+    ).fetchone()
+    lang = (row["language"] if row else None) or "te"
+    deliver_image(
+        conn,
+        kept["stored"],
+        case["citizen_id"],
+        t(lang, "grievance_after_photo", reference=case["reference"]),
+    )
 
 
 def revoke_document(

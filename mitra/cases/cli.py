@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import psycopg
@@ -108,18 +109,29 @@ def show(reference: str, department: Department = None) -> None:
 @case_app.command()
 def act(
     reference: str,
-    action: Annotated[str, typer.Argument(help="review, return, approve or reject")],
+    action: Annotated[
+        str,
+        typer.Argument(help="review, return, approve, reject; grievances: start, resolve, reject"),
+    ],
     note: Annotated[
-        str | None, typer.Option(help="The question (return) or the reason (reject).")
+        str | None,
+        typer.Option(help="The question (return), the reason (reject), what was done (resolve)."),
     ] = None,
     officer: Annotated[str, typer.Option(help="Your name, as printed on what you sign.")] = "",
     department: Department = None,
+    photo: Annotated[
+        Path | None, typer.Option(help="Resolving a grievance: a JPEG or PNG of it fixed.")
+    ] = None,
 ) -> None:
     """Decide: the citizen is told in the chat, and approval issues the signed document."""
     actor = Actor("officer", officer) if officer else Actor("officer", "cli")
+    after = None
+    if photo is not None:
+        mime = "image/png" if photo.suffix.lower() == ".png" else "image/jpeg"
+        after = (mime, photo.read_bytes())
     case = _run(
         lambda conn, desk: actions.act(
-            conn, desk, reference, action, actor, Scope(department), note
+            conn, desk, reference, action, actor, Scope(department), note, after
         )
     )
     console.print(f"{case['reference']}: now [bold]{case['status']}[/]")

@@ -160,3 +160,99 @@ def _failed(conn: psycopg.Connection[Any], p: Pending, error: str) -> None:
             " WHERE id = %s",
             (error[:500], MAX_ATTEMPTS, p.id),
         )
+
+
+# ---- an officer's "after" photo -------------------------------------------------------
+
+MEDIA_DELIVERIES_CHANNEL = DOCUMENTS_CHANNEL  # the same worker loop wakes for both
+
+
+@dataclass(frozen=True)
+class PendingImage:
+    id: int
+    citizen_id: int
+    caption: str
+    mime_type: str
+    data: bytes
+
+
+def deliver_image(
+    conn: psycopg.Connection[Any], media_row: int, citizen_id: int, caption: str
+) -> None:
+    """Queue a kept image (a resolved grievance's "after" photo) for a citizen's chat, in the
+    caller's transaction."""
+    conn.execute(
+        "INSERT INTO media_deliveries (media_row, citizen_id, caption) VALUES (%s, %s, %s)",
+        (media_row, citizen_id, caption[:1000]),
+    )
+    conn.execute(f"SELECT pg_notify('{MEDIA_DELIVERIES_CHANNEL}', '')")
+
+
+def claim_images(
+    conn: psycopg.Connection[Any], cipher: FieldCipher, batch: int = 8
+) -> list[PendingImage]:
+    with conn.transaction():
+        conn.execute(
+            "UPDATE media_deliveries SET status = 'queued' WHERE status = 'uploading'"
+            " AND not_before < now() - make_interval(secs => %s)",
+            (STUCK_AFTER.total_seconds(),),
+        )
+        rows = conn.execute(
+            "UPDATE media_deliveries d SET status = 'uploading', attempts = attempts + 1,"
+            " not_before = now()"
+            " WHERE d.id IN (SELECT id FROM media_deliveries WHERE status = 'queued'"
+            "   AND not_before <= now() ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+            " RETURNING d.id, d.citizen_id, d.caption,"
+            " (SELECT mime_type FROM media WHERE id = d.media_row) AS mime_type,"
+            " (SELECT data_enc FROM media WHERE id = d.media_row) AS data_enc",
+            (batch,),
+        ).fetchall()
+    return [
+        PendingImage(
+            r["id"],
+            r["citizen_id"],
+            r["caption"],
+            r["mime_type"],
+            cipher.decrypt_bytes(bytes(r["data_enc"]), context=b"media"),
+        )
+        for r in rows
+    ]
+
+
+async def deliver_images_round(
+    conn: psycopg.Connection[Any], cipher: FieldCipher, graph: GraphClient
+) -> int:
+    pending = await asyncio.to_thread(claim_images, conn, cipher)
+    for p in pending:
+        try:
+            media_id = await graph.upload_media(p.data, p.mime_type, f"after-{p.id}.jpg")
+        except GraphError as exc:
+            log.warning("image delivery %s: upload failed: %s", p.id, exc)
+            await asyncio.to_thread(_image_failed, conn, p.id, str(exc))
+            continue
+        await asyncio.to_thread(_queue_image, conn, cipher, p, media_id)
+    return len(pending)
+
+
+def _queue_image(
+    conn: psycopg.Connection[Any], cipher: FieldCipher, p: PendingImage, media_id: str
+) -> None:
+    with conn.transaction():
+        enqueue(
+            conn,
+            cipher,
+            [(p.citizen_id, messages.image(media_id=media_id, caption=p.caption), None)],
+            priority=PRIORITY_NOTIFICATION,
+        )
+        conn.execute("UPDATE media_deliveries SET status = 'done' WHERE id = %s", (p.id,))
+
+
+def _image_failed(conn: psycopg.Connection[Any], delivery_id: int, error: str) -> None:
+    with conn.transaction():
+        conn.execute(
+            "UPDATE media_deliveries SET error = %s,"
+            " status = CASE WHEN attempts >= %s THEN 'failed' ELSE 'queued' END,"
+            " not_before = now() + make_interval(secs => 30 * attempts * attempts)"
+            " WHERE id = %s",
+            (error[:500], MAX_ATTEMPTS, delivery_id),
+        )

@@ -19,7 +19,7 @@ from mitra.cases import store
 from mitra.cases.lifecycle import GRIEVANCE_OPEN, CaseError
 from mitra.cases.notify import Notifier
 from mitra.cases.store import CELL, IST, Scope, ist_day
-from mitra.cases.views import _office_ref
+from mitra.cases.views import office_ref
 from mitra.catalogue.loader import Catalogue
 from mitra.catalogue.schema import Service
 from mitra.crypto import FieldCipher
@@ -128,7 +128,7 @@ def join(
         "reference": case["reference"],
         "status": case["status"],
         "reports": case["reports"],
-        "office": _office_ref(offices.get(case["office_id"]) or case["offices"][0]),
+        "office": office_ref(offices.get(case["office_id"]) or case["offices"][0]),
     }
 
 
@@ -157,7 +157,7 @@ def grievance_view(
         entry: dict[str, Any] = {
             "status": e["to_status"] or case["status"],
             "at": e["at"].astimezone(IST).isoformat(),
-            "office": _office_ref(offices.get(e["office_id"] or "") or office),
+            "office": office_ref(offices.get(e["office_id"] or "") or office),
             "note": NOTE_OF.get(e["action"]),
         }
         if e["action"] in ("resolve", "reject", "reopen") and e["note"]:
@@ -180,7 +180,7 @@ def grievance_view(
         "updated_at": case["updated_at"].astimezone(IST).isoformat(),
         "expected_by": ist_day(case["due_at"]).isoformat(),
         "due_at": case["due_at"].astimezone(IST).isoformat(),
-        "office": _office_ref(office),
+        "office": office_ref(office),
         "area": {
             "district": {"code": case["district_code"]},
             "mandal": {"code": case["mandal_code"]},

@@ -145,7 +145,7 @@ class Notifier:
                 GRIEVANCE_PUSH[action],
                 note=note or "",
                 reason=note or "",
-                days=self.reopen_days,
+                days=str(self.reopen_days),
                 **names,
             )
             if action == "resolve" and owner:

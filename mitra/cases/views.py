@@ -52,7 +52,7 @@ def application_view(
         entry = {
             "status": e["to_status"] or case["status"],
             "at": e["at"].astimezone(IST).isoformat(),
-            "office": _office_ref(offices.get(e["office_id"] or "") or office),
+            "office": office_ref(offices.get(e["office_id"] or "") or office),
             "note": note,
         }
         if e["action"] in ("reject", "return") and e["note"]:
@@ -77,7 +77,7 @@ def application_view(
             if case["status"] in ("submitted", "in_review", "returned")
             else None
         ),
-        "office": _office_ref(office),
+        "office": office_ref(office),
         "area": {
             "district": {"code": case["district_code"]},
             "mandal": {"code": case["mandal_code"]},
@@ -98,5 +98,5 @@ def application_view(
     return view
 
 
-def _office_ref(office: dict[str, Any]) -> dict[str, Any]:
+def office_ref(office: dict[str, Any]) -> dict[str, Any]:
     return {"type": office.get("type"), "id": office.get("id"), "name": office.get("name")}

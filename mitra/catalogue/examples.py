@@ -181,7 +181,8 @@ class ExampleCases:
             raise CaseError("invalid", "no position") from None
         for case in self.cases.values():
             near = case["cell"] and all(
-                abs(a - b) <= grievances.NEARBY_CELLS for a, b in zip(case["cell"], cell)
+                abs(a - b) <= grievances.NEARBY_CELLS
+                for a, b in zip(case["cell"], cell, strict=True)
             )
             if case["service"] == args.get("service") and case["status"] in GRIEVANCE_OPEN and near:
                 return {

@@ -29,4 +29,7 @@ def grievance_steps(service: dict[str, Any]) -> list[dict[str, Any]]:
             step["prompt"] = spec["describe"]
         if step["id"] == "photos" and spec.get("photos") == "required":
             step["optional"] = False
+        if step["id"] == "submit" and service.get("department") == "GEN":
+            # GEN-01's "something else": the department the citizen chose takes it.
+            step["department"] = "{answers.department}"
     return steps

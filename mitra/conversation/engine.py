@@ -575,8 +575,8 @@ def _run(s: Session, service: Service, now: datetime | None, cat: Catalogue, out
             return replace(s, flow=replace(flow, waiting=effect.id), state="flow")
         if isinstance(step, HandoverStep):
             out.transitions.append(Transition(service.code, service.version, step.id, "completed"))
-            target = fill(step.service, flow, lang) if "{" in step.service else step.service
-            return _start(replace(s, flow=None), target, now, cat, out)
+            code = fill(step.service, flow, lang) if "{" in step.service else step.service
+            return _start(replace(s, flow=None), code, now, cat, out)
         if isinstance(step, ShowStep):
             own = fill(step.text(lang), flow, lang) if step.text else None
             text = render.show(step.render, own, _context(flow), lang)
@@ -1253,7 +1253,7 @@ def _media_fetched(
     if len(kept) < step.up_to:
         out.replies.append(
             messages.reply_buttons(
-                t(lang, "media_kept_more", count=len(kept), most=step.up_to),
+                t(lang, "media_kept_more", count=str(len(kept)), most=str(step.up_to)),
                 [(f"opt:{step.id}:done", t(lang, "media_done"))],
             )
         )

@@ -143,9 +143,9 @@ async def run_round(
 
     async def one(call: Call) -> None:
         if call.operation in MEDIA_OPERATIONS:
-            result = await fetch_media(conn, cipher, graph, call, lock)
+            kept = await fetch_media(conn, cipher, graph, call, lock)
             async with lock:
-                await asyncio.to_thread(record_results, conn, cipher, [result])
+                await asyncio.to_thread(record_results, conn, cipher, [kept])
             return
         mitras = call.operation in ("application", "grievance") and desk is not None
         if is_platform(call.operation) or mitras:

@@ -20,7 +20,7 @@ import httpx
 import psycopg
 
 from mitra import handover
-from mitra.cases.delivery import DOCUMENTS_CHANNEL, deliver_round
+from mitra.cases.delivery import DOCUMENTS_CHANNEL, deliver_images_round, deliver_round
 from mitra.cases.desk import CaseDesk
 from mitra.cases.sla import SlaPolicy
 from mitra.cases.sla import run_round as sla_round
@@ -230,7 +230,9 @@ class Worker:
             return await run_round(conn, self.cipher, caller, self.desk, graph) > 0
 
         async def documents(conn: psycopg.Connection[Any]) -> bool:
-            return await deliver_round(conn, self.cipher, graph) > 0
+            documents = await deliver_round(conn, self.cipher, graph)
+            images = await deliver_images_round(conn, self.cipher, graph)
+            return documents + images > 0
 
         fulfiller = (
             Fulfiller(self.desk, self.desk.gateway, departments)

@@ -10,16 +10,18 @@ status does not allow; 422 a malformed request or a missing reason.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 import psycopg
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, Field
 
 from mitra import handover
-from mitra.cases import actions, apikeys
+from mitra.cases import actions, apikeys, grievances
 from mitra.cases.apikeys import ApiKey
 from mitra.cases.desk import CaseDesk
 from mitra.cases.lifecycle import CaseError
@@ -34,12 +36,21 @@ AUTHORIZATION = Header(default=None, description="Bearer mk_…")
 STATUS_OF = {"not_found": 404, "illegal": 409, "invalid": 422, "forbidden": 403, "unavailable": 503}
 
 
+class Photo(BaseModel):
+    mime_type: Literal["image/jpeg", "image/png", "image/webp"]
+    data_base64: str = Field(max_length=7_000_000, description="At most 5 MB once decoded.")
+
+
 class ActionRequest(BaseModel):
-    action: Literal["review", "return", "approve", "reject"]
+    action: Literal["review", "return", "approve", "reject", "start", "resolve"]
     note: str | None = Field(
         default=None,
         max_length=2000,
-        description="Required to return (what information is needed) and to reject (why).",
+        description="Required to return (what information is needed), to reject (why) and to "
+        "resolve a grievance (what was done: the citizen reads it).",
+    )
+    photo: Photo | None = Field(
+        default=None, description="Resolving a grievance: an optional photo of it fixed."
     )
     officer: str | None = Field(
         default=None,
@@ -153,11 +164,47 @@ def case_api(pool: Callable[[], ConnectionPool], desk: Callable[[], CaseDesk]) -
             if body.officer and body.officer.strip()
             else Actor("api", api_key.name)
         )
+        photo = None
+        if body.photo is not None:
+            try:
+                photo = (
+                    body.photo.mime_type,
+                    base64.b64decode(body.photo.data_base64, validate=True),
+                )
+            except binascii.Error:
+                raise HTTPException(422, "photo.data_base64 is not base64") from None
         return await in_db(
             lambda conn: actions.act(
-                conn, desk(), reference, body.action, actor, scope_of(api_key), body.note
+                conn, desk(), reference, body.action, actor, scope_of(api_key), body.note, photo
             )
         )
+
+    @router.get("/cases/{reference}/attachments/{attachment_id}", responses=errors)
+    async def get_attachment(
+        reference: str,
+        attachment_id: int,
+        api_key: ApiKey = Depends(need("cases:read")),  # noqa: B008
+    ) -> Response:
+        """A photo, voice note or file sent with the case (or an officer's after photo)."""
+        mime, data = await in_db(
+            lambda conn: actions.attachment(
+                conn, desk(), reference, attachment_id, scope_of(api_key)
+            )
+        )
+        return Response(
+            data,
+            media_type=mime,
+            headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+        )
+
+    @router.get("/stats/grievances", responses=errors)
+    async def grievance_stats(
+        api_key: ApiKey = Depends(need("cases:read")),  # noqa: B008
+    ) -> dict[str, Any]:
+        """Per office: grievances resolved, resolved in time, reopened, and the citizens'
+        ratings (count, average, stars 1–5)."""
+        offices = await in_db(lambda conn: grievances.office_ratings(conn, scope_of(api_key)))
+        return {"offices": offices}
 
     @router.post("/documents/{document_id}/revoke", responses=errors, tags=["documents"])
     async def revoke(
