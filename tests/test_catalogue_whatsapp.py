@@ -5,6 +5,7 @@ engine alone must also hold on the production path."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 from typing import Any
 
@@ -17,6 +18,28 @@ from tests.harness import Chat, body_text, choices, running_mitra
 
 CATALOGUE = load_catalogue()
 CITIZENS = itertools.count(919_700_000_000)
+
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(range(256)) * 8
+VOICE = b"OggS\x00\x02" + bytes(range(256)) * 16
+
+
+def media_spec(kind: str, problem: str | None) -> dict[str, Any]:
+    """What a citizen's phone sends for an example's media turn (and, for `problem`, a file
+    Mitra must refuse when it fetches it)."""
+    data, mime = (VOICE, "audio/ogg; codecs=opus") if kind == "audio" else (JPEG, "image/jpeg")
+    if problem == "wrong_type":
+        data, mime = b"PK\x03\x04 not a photo", "application/zip"
+    if problem == "too_large":
+        data = JPEG + bytes(5 * 1024 * 1024)
+    spec: dict[str, Any] = {
+        "type": kind,
+        "mime_type": mime,
+        "data_base64": base64.b64encode(data).decode(),
+    }
+    if problem == "expired":
+        spec["expired"] = True
+    return spec
 
 
 def _said(messages: list[Any]) -> tuple[str, dict[str, str]]:
@@ -58,6 +81,8 @@ async def _run(
         elif turn.tap is not None:
             assert turn.tap in offers, f"turn {i}: {turn.tap} was not offered"
             spec = {"reply_id": turn.tap, "reply_title": offers[turn.tap], "list": True}
+        elif turn.media is not None:
+            spec = {"media": media_spec(turn.media, turn.media_problem)}
         else:
             assert turn.location is not None
             spec = {"location": {"latitude": turn.location[0], "longitude": turn.location[1]}}

@@ -458,6 +458,9 @@ class FakeGraph:
             filename = media.get("filename") if isinstance(media.get("filename"), str) else None
             item = self._media[self.add_media(data, mime_type, filename)]
             obj: dict[str, Any] = {"id": item.id, "mime_type": mime_type, "sha256": item.sha256}
+            if media.get("expired"):
+                # Sent long ago: WhatsApp has let the media id go (ids live about 7 days).
+                del self._media[item.id]
             if isinstance(media.get("caption"), str):
                 obj["caption"] = media["caption"]
             if filename is not None and kind == "document":
