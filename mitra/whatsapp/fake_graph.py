@@ -494,8 +494,13 @@ class FakeGraph:
         finally:
             await self.aclose()
 
-    def _error(self, code: int, http_status: int = 400, details: str | None = None) -> JSONResponse:
-        self.stats.rejected[code] += 1
+    def _error(
+        self, code: int, http_status: int = 400, details: str | None = None, *, count: bool = True
+    ) -> JSONResponse:
+        """`count`: a request Mitra got wrong (stats.rejected); not for asking about media
+        WhatsApp no longer has, which is the citizen's old message, not Mitra's mistake."""
+        if count:
+            self.stats.rejected[code] += 1
         message = _ERROR_TEXT.get(code, f"(#{code}) Error")
         return JSONResponse(
             {
@@ -674,7 +679,10 @@ class FakeGraph:
         item = self._media.get(object_id)
         if item is None:
             return self._error(
-                100, 400, f"Unsupported get request. Object with ID '{object_id}' does not exist"
+                100,
+                400,
+                f"Unsupported get request. Object with ID '{object_id}' does not exist",
+                count=False,
             )
         url_token = secrets.token_urlsafe(16)
         self._media_urls[url_token] = (item.id, self.config.clock() + self.config.media_url_ttl)
