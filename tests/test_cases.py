@@ -12,7 +12,7 @@ import pytest
 
 from mitra.cases import actions, store
 from mitra.cases.desk import CaseDesk
-from mitra.cases.lifecycle import RULES, STATUSES, CaseError
+from mitra.cases.lifecycle import APPLICATION_STATUSES, RULES, CaseError
 from mitra.cases.sla import SlaPolicy, run_round
 from mitra.cases.store import Actor, Scope
 from mitra.catalogue.loader import default_catalogue
@@ -172,7 +172,7 @@ def test_an_address_no_office_covers_is_refused(db: Any, cipher: Any, citizen: i
 # Every (status, action) pair: legal ones move the case where the table says; illegal ones
 # are refused and change nothing.
 # No case rests in "approved": approving issues the document in the same transaction.
-RESTING = [s for s in STATUSES if s != "approved"]
+RESTING = [s for s in APPLICATION_STATUSES if s != "approved"]
 PAIRS = [(status, action) for status in RESTING for action in RULES if action != "issue"]
 PATHS = {
     "submitted": [],

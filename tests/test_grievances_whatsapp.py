@@ -153,3 +153,4 @@ async def test_a_pothole_from_photo_to_rating(settings: Any, db: Any) -> None:
         await send(chat, db, {"text": "GEN-02"})
         said = await send(chat, db, {"text": reference})
         assert "Closed" in said and "Pothole / road damage" in said
+        assert "What was done: Pothole filled" in said and "Your rating: 5/5" in said

@@ -35,7 +35,7 @@ Status = Literal[
     "reopened",
     "closed",
 ]
-STATUSES: tuple[Status, ...] = (
+APPLICATION_STATUSES: tuple[Status, ...] = (
     "submitted",
     "in_review",
     "returned",
@@ -43,6 +43,18 @@ STATUSES: tuple[Status, ...] = (
     "rejected",
     "issued",
     "withdrawn",
+)
+GRIEVANCE_STATUSES: tuple[Status, ...] = (
+    "registered",
+    "in_progress",
+    "resolved",
+    "reopened",
+    "closed",
+    "rejected",
+    "withdrawn",
+)
+STATUSES: tuple[Status, ...] = (
+    *APPLICATION_STATUSES,
     "registered",
     "in_progress",
     "resolved",

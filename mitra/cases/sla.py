@@ -25,7 +25,7 @@ from mitra.cases.store import SLA_CLOCK, _event, act
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    # Remind this long before the due time (or at a quarter of a short clock, whichever is less).
+    # Remind this long before the due time (or half-way through a short clock, if sooner).
     remind_before: timedelta = timedelta(days=2)
     # Time a raised case gets at the next office: a third of its clock, at least 2 days (or
     # its whole clock, when that is shorter: an emergency stays an emergency).
@@ -63,7 +63,7 @@ def run_round(
             " escalated_at FROM cases"
             " WHERE status = ANY(%s)"
             " AND due_at <= %s::timestamptz + LEAST(make_interval(secs => %s),"
-            "   make_interval(hours => COALESCE(sla_hours, sla_days * 24)) / 4)"
+            "   make_interval(hours => COALESCE(sla_hours, sla_days * 24)) / 2)"
             " AND (reminded_at IS NULL OR due_at <= %s)"
             " ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED",
             (list(OPEN), now, policy.remind_before.total_seconds(), now, batch),

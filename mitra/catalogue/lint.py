@@ -162,7 +162,8 @@ def _lint_case(service: Service) -> list[str]:
     # Applications are submitted; the exceptions act on something already there: answering
     # an officer about an application (GEN-15), talking to one (GEN-12).
     acts_otherwise = any(
-        isinstance(s, OfficerStep) or (isinstance(s, LookupStep) and s.operation == "answer_case")
+        isinstance(s, OfficerStep)
+        or (isinstance(s, LookupStep) and s.operation in ("answer_case", "rate_grievance"))
         for s in service.steps
     )
     if service.pattern in ("certificate", "application") and not acts_otherwise:
