@@ -299,3 +299,13 @@ def test_a_tiny_realistic_e2e_run_answers_every_message_including_lookups(
     for p in report["phases"]:
         assert p["replies"] == p["sent"] and p["missing"] == 0
     assert report["unexpected_replies"] == 0
+
+
+@pytest.mark.slow
+def test_a_tiny_grievances_run_registers_finds_and_escalates(bench_database: str) -> None:
+    report = _bench("grievances", "--existing", "500", "--registered", "20", "--lookups", "40")
+    assert report["bench"] == "grievances" and report["existing"] == 500
+    # Half the look-ups are next to a grievance just registered: all of those find it.
+    assert report["similar_found"] >= 0.5
+    assert report["escalated"] == 20  # every registered one was overdue and climbed a level
+    assert 0 < report["register_p50_ms"] <= report["register_p95_ms"]

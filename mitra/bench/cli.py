@@ -176,8 +176,28 @@ def documents(
     _emit(as_json, report.to_json())
 
 
+def grievances(
+    existing: Annotated[
+        int, typer.Option(min=0, help="Grievances already in the database, spread over the state.")
+    ] = 200_000,
+    registered: Annotated[int, typer.Option(min=1, help="Grievances to register.")] = 1000,
+    lookups: Annotated[int, typer.Option(min=1, help='"Already reported?" look-ups.')] = 2000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Grievances at scale: registering one, the "already reported nearby?" look-up, and the
+    SLA clock escalating a backlog."""
+    from mitra.bench.grievances import print_grievances_report, run_grievances
+
+    out, _ = _consoles(as_json)
+    with _progress(out) as progress:
+        report = run_grievances(existing, registered, lookups, progress)
+    print_grievances_report(out, report)
+    _emit(as_json, report.to_json())
+
+
 def register(bench_app: typer.Typer) -> None:
-    """Add `ingest`, `e2e` and `documents` to the `mitra bench` sub-app."""
+    """Add `ingest`, `e2e`, `documents` and `grievances` to the `mitra bench` sub-app."""
     bench_app.command("ingest")(ingest)
     bench_app.command("e2e")(e2e)
     bench_app.command("documents")(documents)
+    bench_app.command("grievances")(grievances)
