@@ -16,7 +16,7 @@ import psycopg
 
 from mitra.cases import store
 from mitra.cases.delivery import deliver
-from mitra.cases.lifecycle import CaseError
+from mitra.cases.lifecycle import OPEN, CaseError
 from mitra.cases.notify import Notifier
 from mitra.cases.views import application_view
 from mitra.catalogue.loader import Catalogue
@@ -160,7 +160,7 @@ def my_cases(
                 "status": r["status"],
                 "at": r["updated_at"].isoformat(),
                 "expected_by": store.ist_day(r["due_at"]).isoformat()
-                if r["status"] in ("submitted", "in_review", "returned")
+                if r["status"] in OPEN
                 else None,
             }
         )
@@ -184,7 +184,7 @@ def my_requests(cases: list[dict[str, Any]], looked_up: list[dict[str, Any]]) ->
     return {
         "requests": requests[:10],
         "returned": [c for c in cases if c["status"] == "returned"],
-        "open": [c for c in cases if c["status"] in ("submitted", "in_review", "returned")],
+        "open": [c for c in cases if c["status"] in OPEN],
     }
 
 
