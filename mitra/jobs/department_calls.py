@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -133,6 +133,7 @@ async def run_round(
     caller: Caller,
     desk: CaseDesk | None = None,
     graph: GraphClient | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> int:
     """Claim a batch of calls and make them concurrently, recording each answer as soon as it
     arrives: one slow department must not hold up the answers of the others."""
@@ -150,7 +151,8 @@ async def run_round(
         mitras = call.operation in ("application", "grievance") and desk is not None
         if is_platform(call.operation) or mitras:
             async with lock:
-                result = await asyncio.to_thread(_platform, conn, cipher, call, desk)
+                moment = now() if now is not None else None
+                result = await asyncio.to_thread(_platform, conn, cipher, call, desk, moment)
                 if result is not None:
                     await asyncio.to_thread(record_results, conn, cipher, [result])
                     return
@@ -194,7 +196,11 @@ async def fetch_media(
 
 
 def _platform(
-    conn: psycopg.Connection[Any], cipher: FieldCipher, call: Call, desk: CaseDesk | None
+    conn: psycopg.Connection[Any],
+    cipher: FieldCipher,
+    call: Call,
+    desk: CaseDesk | None,
+    now: datetime | None = None,
 ) -> tuple[Call, EffectResult] | None:
     """Answer from Mitra's own records; None for an application reference that is not a
     Mitra case (its department answers)."""
@@ -209,6 +215,7 @@ def _platform(
                 effect_id=call.id,
                 desk=desk,
                 department=call.department,
+                now=now,
             )
     except NotMitras:
         return None

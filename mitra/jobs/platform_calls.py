@@ -50,7 +50,9 @@ def answer(
     effect_id: str = "",
     desk: CaseDesk | None = None,
     department: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
+    """`now`: the worker's clock (tests and examples run on a fixed day)."""
     if operation == "my_data":
         return my_data(conn, cipher, citizen_id)
     if operation == "verify_message":
@@ -81,7 +83,9 @@ def answer(
         if desk is None:
             raise PlatformLookupError("unavailable")
         try:
-            return _case_operation(conn, desk, citizen_id, operation, args, effect_id)
+            return _case_operation(
+                conn, desk, citizen_id, operation, args, effect_id, now or datetime.now(UTC)
+            )
         except CaseError as exc:
             raise PlatformLookupError(
                 "not_found" if exc.kind in ("not_found", "illegal") else "invalid"
@@ -112,11 +116,12 @@ def _case_operation(
     operation: str,
     args: dict[str, Any],
     effect_id: str,
+    now: datetime,
 ) -> dict[str, Any]:
     cipher, catalogue = desk.cipher, desk.catalogue
     reference = str(args.get("reference") or "")
     if operation == "submit_case":
-        return chat.submit(conn, cipher, catalogue, citizen_id, effect_id, args)
+        return chat.submit(conn, cipher, catalogue, citizen_id, effect_id, args, now)
     if operation == "withdraw_case":
         return chat.withdraw(conn, cipher, catalogue, desk.notifier, citizen_id, reference)
     if operation == "answer_case":
@@ -140,12 +145,12 @@ def _case_operation(
             lat, lon = float(args["lat"]), float(args["lon"])
         except (KeyError, ValueError):
             raise CaseError("invalid", "no position") from None
-        return grievances.similar(conn, str(args.get("service") or ""), lat, lon, _now())
+        return grievances.similar(conn, str(args.get("service") or ""), lat, lon, now)
     if operation == "join_grievance":
-        return grievances.join(conn, citizen_id, reference, _now())
+        return grievances.join(conn, citizen_id, reference, now)
     if operation == "rate_grievance":
         return grievances.rate(
-            conn, cipher, catalogue, desk.notifier, citizen_id, args, desk.reopen_within
+            conn, cipher, catalogue, desk.notifier, citizen_id, args, desk.reopen_within, now
         )
     if operation == "my_grievances":
         return grievances.mine(conn, catalogue, citizen_id)
@@ -193,10 +198,6 @@ def _payment_operation(
     return payments_chat.cancel_booking(
         conn, desk.cipher, citizen_id, str(args.get("booking") or "")
     )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class NotMitras(Exception):

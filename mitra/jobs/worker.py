@@ -227,7 +227,7 @@ class Worker:
         call_timeout = timedelta(seconds=self.settings.department_call_timeout)
 
         async def call_departments(conn: psycopg.Connection[Any]) -> bool:
-            return await run_round(conn, self.cipher, caller, self.desk, graph) > 0
+            return await run_round(conn, self.cipher, caller, self.desk, graph, self.now) > 0
 
         async def documents(conn: psycopg.Connection[Any]) -> bool:
             documents = await deliver_round(conn, self.cipher, graph)
