@@ -755,10 +755,16 @@ def _answer(s: Session, body: Any, now: datetime, cat: Catalogue, out: _Out) -> 
     service = cat.service(flow.code, flow.version)
     if service is None:  # the version it started on is gone: start again on the current one
         return _start(replace(s, flow=None), flow.code, now, cat, out)
-    if flow.waiting:
-        out.replies.append(messages.text(t(lang, "still_checking")))
-        return s
     step = service.step(flow.step)
+    if flow.waiting and isinstance(step, MediaStep) and _is_media(body, step.accept):
+        # Several photos sent at once: each is fetched; the step goes on when all are in.
+        return _fetch_media(s, service, step, body, out)
+    if flow.waiting:
+        receiving = bool(flow.results.get(FETCHING))
+        out.replies.append(
+            messages.text(t(lang, "media_receiving" if receiving else "still_checking"))
+        )
+        return s
     if isinstance(step, IdentifyStep):
         return _identify_answer(s, service, step, body, now, cat, out)
     value: Any = None
@@ -915,7 +921,8 @@ def _effect_result(
     s: Session, result: EffectResult, now: datetime, cat: Catalogue, out: _Out
 ) -> Session:
     flow = s.flow
-    if flow is None or flow.waiting != result.effect_id:
+    fetching = flow is not None and result.effect_id in flow.results.get(FETCHING, ())
+    if flow is None or (flow.waiting != result.effect_id and not fetching):
         return s  # an answer nobody is waiting for any more (the citizen moved on)
     service = cat.service(flow.code, flow.version)
     if service is None:
@@ -1190,6 +1197,7 @@ def _identify_result(
 # ---- media: photos and voice notes ------------------------------------------------------
 
 ATTACHMENTS = "attachments"  # results key: step id → the media kept for it
+FETCHING = "fetching"  # results key: the fetch_media effects not answered yet
 DONE_WORDS = {"done", "skip", "no", "finish", "అయింది", "చాలు", "వద్దు", "దాటవేయి"}
 MEDIA_PROBLEMS = ("expired", "wrong_type", "too_large", "corrupt")
 
@@ -1219,7 +1227,9 @@ def _fetch_media(s: Session, service: Service, step: Any, body: Media, out: _Out
         {"media_id": body.media_id, "sha256": body.sha256 or "", "kind": body.media_kind},
     )
     out.effects.append(effect)
-    return replace(s, flow=replace(s.flow, waiting=effect.id), state="flow")
+    pending = [*s.flow.results.get(FETCHING, ()), effect.id]
+    flow = replace(s.flow, waiting=effect.id, results={**s.flow.results, FETCHING: pending})
+    return replace(s, flow=flow, state="flow")
 
 
 def _media_fetched(
@@ -1232,22 +1242,30 @@ def _media_fetched(
     out: _Out,
 ) -> Session:
     assert s.flow is not None
-    flow = s.flow
     lang = s.language or "te"
+    pending = [i for i in s.flow.results.get(FETCHING, ()) if i != result.effect_id]
+    flow = replace(s.flow, results={**s.flow.results, FETCHING: pending})
+    # Still fetching others sent with it: wait for the last one before answering.
+    flow = replace(flow, waiting=pending[-1] if pending else None)
+    kept = _attachments(flow, step.id)
+    if result.ok and (isinstance(step, AskStep) or len(kept) < step.up_to):
+        kept = [*kept, dict(result.data or {})]
+        flow = replace(
+            flow,
+            results={
+                **flow.results,
+                ATTACHMENTS: {**(flow.results.get(ATTACHMENTS) or {}), step.id: kept},
+            },
+        )
     if not result.ok:
         problem = result.error if result.error in MEDIA_PROBLEMS else "unavailable"
         out.transitions.append(Transition(service.code, service.version, step.id, "invalid"))
         out.replies.append(messages.text(t(lang, f"media_{problem}")))
-        out.replies.append(_prompt(step, flow, lang))
-        return s
-    kept = [*_attachments(flow, step.id), dict(result.data or {})]
-    flow = replace(
-        flow,
-        results={
-            **flow.results,
-            ATTACHMENTS: {**(flow.results.get(ATTACHMENTS) or {}), step.id: kept},
-        },
-    )
+        if not pending and not kept:
+            out.replies.append(_prompt(step, flow, lang))
+            return replace(s, flow=flow)
+    if pending:
+        return replace(s, flow=flow)
     if isinstance(step, AskStep):
         return _advance(s, service, step, flow, t(lang, "voice_note_answer"), now, cat, out)
     if len(kept) < step.up_to:
