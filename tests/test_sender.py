@@ -183,6 +183,15 @@ def test_in_doubt_sends_are_settled_by_a_status_or_sent_again(
         claim_round(conn, cipher, POLICY, 10)  # then the sender "dies": no outcome recorded
         assert requeue_in_doubt(conn, timedelta(seconds=60)) == 0  # too recent to judge
         conn.execute("UPDATE outbound_messages SET claimed_at = now() - interval '2 minutes'")
+        # A delivery that came in after the claim is still waiting to be split: it may hold
+        # the status saying WhatsApp took the message. Not yet.
+        conn.execute(
+            "INSERT INTO webhook_deliveries (received_at, body_enc)"
+            " VALUES (now() - interval '1 minute', %s)",
+            (b"x",),
+        )
+        assert requeue_in_doubt(conn, timedelta(seconds=60)) == 0
+        conn.execute("UPDATE webhook_deliveries SET split_at = now()")
         assert requeue_in_doubt(conn, timedelta(seconds=60)) == 1
     assert statuses(db) == [("queued", None)]
 

@@ -396,12 +396,19 @@ def _write_outcomes(
 
 
 def requeue_in_doubt(conn: psycopg.Connection[Any], older_than: timedelta) -> int:
-    """Send again what was claimed long ago and never settled (the sender died). Commits."""
+    """Send again what was claimed long ago and never settled (the sender died). Commits.
+
+    Not while webhook deliveries that arrived after the claim wait to be split: one of them may
+    be the status that says WhatsApp took the message (a restarted worker looks for messages in
+    doubt before its splitter has caught up with what arrived while it was down)."""
     with conn.transaction():
         rows = conn.execute(
             "UPDATE outbound_messages SET status = 'queued', next_attempt_at = now()"
             " WHERE status = 'sending' AND wamid IS NULL"
-            " AND claimed_at < now() - make_interval(secs => %s) RETURNING id",
+            " AND claimed_at < now() - make_interval(secs => %s)"
+            " AND claimed_at > COALESCE((SELECT max(received_at) FROM webhook_deliveries"
+            "   WHERE split_at IS NULL AND received_at < now() - interval '0.5 seconds'),"
+            "   '-infinity') RETURNING id",
             (older_than.total_seconds(),),
         ).fetchall()
     if rows:
