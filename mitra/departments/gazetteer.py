@@ -4,17 +4,18 @@ villages and wards, read once through the adapter contract (`/v1/admin/…`) and
 
 A village name is often shared by several districts, so the answer is a short list to pick
 from, best first: the whole text naming a place, then a place named inside the text, then a
-near spelling (difflib, for "Vemulapali").
+near spelling (rapidfuzz, as the service search uses, for "Vemulapali").
 """
 
 from __future__ import annotations
 
 import asyncio
-import difflib
 import time
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
+
+from rapidfuzz import fuzz
 
 from mitra.departments.errors import DepartmentError
 
@@ -103,7 +104,7 @@ class Gazetteer:
                 elif name.startswith(wanted) and len(wanted) >= 4:
                     score = max(score, 1.5)
                 else:
-                    ratio = difflib.SequenceMatcher(None, wanted, name).ratio()
+                    ratio = fuzz.ratio(wanted, name) / 100
                     if ratio >= 0.85:
                         score = max(score, ratio)
             if score:
