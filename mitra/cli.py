@@ -17,6 +17,7 @@ from mitra.bench.cli import register as register_bench
 from mitra.cases.cli import apikey_app, case_app, document_app
 from mitra.catalogue.cli import catalog_app
 from mitra.config import ConfigError, Settings, load_settings
+from mitra.console.cli import officer_app
 
 app = typer.Typer(
     help="Mitra: government services on WhatsApp. Run `mitra demo` to try it.",
@@ -34,6 +35,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(case_app, name="case")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(document_app, name="document")
+app.add_typer(officer_app, name="officer")
 console = Console()
 err = Console(stderr=True)
 

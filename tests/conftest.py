@@ -23,6 +23,11 @@ from mitra.documents.signing import generate_private_key_b64
 from mitra.store.embedded import create_database, start_embedded_postgres
 
 TABLES = (
+    "audit_events",
+    "officer_sessions",
+    "officers",
+    "media_deliveries",
+    "case_followers",
     "media",
     "handovers",
     "bookings",

@@ -529,3 +529,57 @@ media_deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
     Index("ix_media_deliveries_queued", "not_before", postgresql_where=text("status = 'queued'")),
 )
+
+# ---- the officers' console: accounts, sessions, the audit trail (mitra/console/) --------
+
+# An officer's account. Passwords are Argon2id hashes; the TOTP secret (optional second
+# factor) is encrypted. Role and jurisdiction scope every query the console makes.
+officers = Table(
+    "officers",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("username", Text, nullable=False, unique=True),  # lower case
+    Column("display_name", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("role", Text, nullable=False),  # admin | head | officer | auditor
+    Column("department", Text),
+    Column("district", Text),
+    Column("mandal", Text),
+    Column("office_id", Text),
+    Column("totp_secret_enc", LargeBinary),
+    Column("failed_logins", Integer, nullable=False, server_default=text("0")),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("disabled_at", DateTime(timezone=True)),
+    Column("must_change_password", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("last_login_at", DateTime(timezone=True)),
+)
+
+# A signed-in browser: only the SHA-256 of the cookie's token is kept.
+officer_sessions = Table(
+    "officer_sessions",
+    metadata,
+    Column("token_hash", LargeBinary, primary_key=True),
+    Column("officer_id", BigInteger, ForeignKey("officers.id"), nullable=False),
+    Column("csrf_token", Text, nullable=False),
+    Column("ip", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_officer_sessions_officer", "officer_id"),
+)
+
+# Who did what, when and from where: every officer action and every sign-in attempt.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("actor", Text, nullable=False),  # officer:<username> | system | unknown:<username>
+    Column("action", Text, nullable=False),
+    Column("target", Text),
+    Column("ip", Text),
+    Column("details", JSONB),
+    Index("ix_audit_events_at", "at"),
+    Index("ix_audit_events_ip_action", "ip", "action", "at"),
+)

@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from mitra import __version__
 from mitra.cases.desk import CaseDesk
 from mitra.config import Settings
+from mitra.console.web import console_routes
 from mitra.crypto import FieldCipher
 from mitra.documents.signing import PublicKeys, load_signer
 from mitra.inbox.deliveries import DeliveryWriter
@@ -163,6 +164,14 @@ def create_web(settings: Settings, *, fake_graph: Any = None) -> Web:
     app.include_router(case_api(lambda: state["sync_pool"], lambda: desk))
     app.include_router(verify_routes(lambda: state["sync_pool"], cipher, lambda: keys))
     app.include_router(payment_callbacks(lambda: state["sync_pool"], desk.gateway))
+    app.include_router(
+        console_routes(
+            lambda: state["sync_pool"],
+            lambda: desk,
+            cipher,
+            secure=settings.public_url.startswith("https://"),
+        )
+    )
 
     if fake_graph is not None:
         app.mount(FAKE_GRAPH_PREFIX, fake_graph.app)

@@ -1,0 +1,1 @@
+"""The officers' console: accounts, sessions, the audit trail and the web pages."""

@@ -1,0 +1,250 @@
+"""The officers' console pages under /console: sign in, the queue of cases in the officer's
+scope, a case with its answers, attachments, history and the actions its status allows, and
+the audit trail. Server-rendered (Jinja2, autoescaped), no scripts from anywhere else.
+
+Every page asks the database through the officer's `Scope`: a case outside it is 404, exactly
+as if it did not exist. Every form carries the session's CSRF token. Every action is in the
+audit trail with who, what, when and from where. The actions are mitra.cases.actions, the same
+as the REST API and `mitra case`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from psycopg_pool import ConnectionPool
+
+from mitra.cases import actions
+from mitra.cases.desk import CaseDesk
+from mitra.cases.lifecycle import STATUSES, CaseError
+from mitra.cases.store import Actor
+from mitra.console import accounts, audit, sessions
+from mitra.console.accounts import AuthError
+from mitra.console.sessions import COOKIE, Signed
+from mitra.crypto import FieldCipher
+
+T = TypeVar("T")
+PREFIX = "/console"
+LOGIN_COOKIE = "mitra_console_login"  # the sign-in form's CSRF (double submit)
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+STATUS_OF = {"not_found": 404, "illegal": 409, "invalid": 422, "forbidden": 403, "unavailable": 503}
+LOGIN_MESSAGES = {
+    "bad_credentials": "Wrong username or password.",
+    "locked": "This account is locked for 15 minutes after too many wrong passwords.",
+    "throttled": "Too many failed sign-ins from this address. Please wait a few minutes.",
+    "second_factor": "Enter the 6-digit code from your authenticator app.",
+}
+
+
+def console_routes(
+    pool: Callable[[], ConnectionPool],
+    desk: Callable[[], CaseDesk],
+    cipher: FieldCipher,
+    secure: bool,
+) -> APIRouter:
+    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+    async def in_db(work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        def run() -> T:
+            with pool().connection() as conn, conn.transaction():
+                return work(conn)
+
+        return await asyncio.to_thread(run)
+
+    def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = TEMPLATES.get_template(name).render(**context)
+        response = HTMLResponse(html, status_code=status)
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline';"
+            " form-action 'self'; frame-ancestors 'none'"
+        )
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
+
+    def ip_of(request: Request) -> str | None:
+        return request.client.host if request.client else None
+
+    async def signed_in(request: Request) -> Signed:
+        token = request.cookies.get(COOKIE)
+        signed = await in_db(lambda conn: sessions.current(conn, token))
+        if signed is None:
+            raise HTTPException(303, headers={"Location": f"{PREFIX}/login"})
+        return signed
+
+    def check_csrf(signed: Signed, sent: str | None) -> None:
+        if not sessions.csrf_ok(signed, sent):
+            raise HTTPException(403, "the form is out of date: reload the page and try again")
+
+    @router.get("/login")
+    async def login_form(request: Request) -> HTMLResponse:
+        token = secrets.token_urlsafe(24)
+        response = page("login.html", csrf=token, message=None)
+        response.set_cookie(
+            LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure, path=PREFIX
+        )
+        return response
+
+    @router.post("/login", response_model=None)
+    async def login(
+        request: Request,
+        username: str = Form(""),
+        password: str = Form(""),
+        code: str = Form(""),
+        csrf: str = Form(""),
+    ) -> Response:
+        expected = request.cookies.get(LOGIN_COOKIE) or ""
+        if not expected or not secrets.compare_digest(expected, csrf):
+            return page("login.html", 403, csrf=expected, message="Reload the page and sign in.")
+        ip = ip_of(request)
+
+        def attempt(conn: psycopg.Connection[Any]) -> tuple[str | None, str | None]:
+            officer = accounts.authenticate(conn, cipher, username, password, code, ip)
+            if isinstance(officer, AuthError):
+                return None, officer.kind  # committed: the failure counts and is in the trail
+            return sessions.start(conn, officer, ip), None
+
+        token, problem = await in_db(attempt)
+        if token is None:
+            status = 429 if problem == "throttled" else 401
+            return page(
+                "login.html", status, csrf=expected, message=LOGIN_MESSAGES.get(problem or "", "")
+            )
+        response = RedirectResponse(f"{PREFIX}/", status_code=303)
+        response.set_cookie(
+            COOKIE, token, httponly=True, samesite="strict", secure=secure, path=PREFIX
+        )
+        response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request, csrf: str = Form("")) -> RedirectResponse:
+        signed = await signed_in(request)
+        check_csrf(signed, csrf)
+        token = request.cookies.get(COOKIE)
+
+        def out(conn: psycopg.Connection[Any]) -> None:
+            sessions.end(conn, token)
+            audit.record(conn, signed.officer.label, "logout", None, ip_of(request), None)
+
+        await in_db(out)
+        response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+        response.delete_cookie(COOKIE, path=PREFIX)
+        return response
+
+    @router.get("/")
+    async def queue(
+        request: Request, status: str | None = None, service: str | None = None
+    ) -> HTMLResponse:
+        signed = await signed_in(request)
+        scope = accounts.scope_of(signed.officer)
+        wanted = status if status in STATUSES else None
+        code = service.strip().upper() if service else None
+
+        def read(conn: psycopg.Connection[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
+            items = actions.queue(conn, desk(), scope, status=wanted, service=code, limit=200)
+            where, params = scope.where()
+            counts = conn.execute(
+                f"SELECT c.status, count(*) AS n FROM cases c WHERE {where}"
+                " GROUP BY c.status ORDER BY c.status",
+                params,
+            ).fetchall()
+            return items, [dict(r) for r in counts]
+
+        items, counts = await in_db(read)
+        return page(
+            "queue.html",
+            signed=signed,
+            items=items,
+            counts=counts,
+            chosen=wanted,
+            service=code or "",
+            statuses=STATUSES,
+        )
+
+    @router.get("/cases/{reference}")
+    async def case_page(request: Request, reference: str) -> HTMLResponse:
+        signed = await signed_in(request)
+        scope = accounts.scope_of(signed.officer)
+        try:
+            case = await in_db(lambda conn: actions.detail(conn, desk(), reference, scope))
+        except CaseError as exc:
+            raise HTTPException(STATUS_OF.get(exc.kind, 400), exc.message) from None
+        return page("case.html", signed=signed, case=case, message=None)
+
+    @router.post("/cases/{reference}/act", response_model=None)
+    async def act(
+        request: Request,
+        reference: str,
+        action: str = Form(""),
+        note: str = Form(""),
+        csrf: str = Form(""),
+    ) -> Response:
+        signed = await signed_in(request)
+        check_csrf(signed, csrf)
+        if not signed.officer.can_act:
+            raise HTTPException(403, "auditors read; they do not act")
+        scope = accounts.scope_of(signed.officer)
+        officer = signed.officer
+        actor = Actor("officer", officer.display_name, via=f"console:{officer.username}")
+        ip = ip_of(request)
+
+        def do(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+            done = actions.act(conn, desk(), reference, action, actor, scope, note or None)
+            audit.record(conn, officer.label, f"case_{action}", done["reference"], ip, None)
+            return done
+
+        try:
+            await in_db(do)
+        except CaseError as exc:
+            if exc.kind == "not_found":
+                raise HTTPException(404, exc.message) from None
+            case = await in_db(lambda conn: actions.detail(conn, desk(), reference, scope))
+            return page(
+                "case.html",
+                STATUS_OF.get(exc.kind, 400),
+                signed=signed,
+                case=case,
+                message=exc.message,
+            )
+        return RedirectResponse(f"{PREFIX}/cases/{reference.strip().upper()}", status_code=303)
+
+    @router.get("/cases/{reference}/attachments/{attachment_id}")
+    async def attachment(request: Request, reference: str, attachment_id: int) -> Response:
+        signed = await signed_in(request)
+        scope = accounts.scope_of(signed.officer)
+        try:
+            mime, data = await in_db(
+                lambda conn: actions.attachment(conn, desk(), reference, attachment_id, scope)
+            )
+        except CaseError as exc:
+            raise HTTPException(404, exc.message) from None
+        return Response(
+            data,
+            media_type=mime,
+            headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+        )
+
+    @router.get("/audit")
+    async def audit_page(
+        request: Request, actor: str | None = None, action: str | None = None
+    ) -> HTMLResponse:
+        signed = await signed_in(request)
+        if signed.officer.role not in ("admin", "auditor"):
+            raise HTTPException(404, "not found")
+        rows = await in_db(lambda conn: audit.search(conn, actor=actor, action=action))
+        return page("audit.html", signed=signed, rows=rows, actor=actor or "", action=action or "")
+
+    return router

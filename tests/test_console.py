@@ -1,0 +1,273 @@
+"""The officers' console, first part: accounts (Argon2id, lock-out, throttling, TOTP),
+sessions in cookies, CSRF on every form, and every page and action scoped by role — a case
+outside an officer's jurisdiction is 404 on every screen and action — with the audit trail."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from mitra.cases import store
+from mitra.catalogue.loader import default_catalogue
+from mitra.console import accounts, sessions
+from mitra.console.accounts import AuthError
+from tests.test_grievances import TENALI_AREA, new_citizen
+
+PASSWORD = "correct horse battery"
+EFFECTS = itertools.count(1)
+NOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
+
+
+def make(db: Any, username: str, role: str, **scope: Any) -> accounts.Officer:
+    with db.transaction():
+        return accounts.create(db, username, username.title(), role, PASSWORD, **scope)
+
+
+def grievance(db: Any, cipher: Any, office: str) -> str:
+    area = {
+        **TENALI_AREA,
+        "offices": {"MUN": [{**TENALI_AREA["offices"]["MUN"][0], "id": office}]},
+    }
+    service = default_catalogue().service("MUN-25")
+    assert service is not None
+    citizen = new_citizen(db, cipher)
+    with db.transaction():
+        return store.submit(
+            db,
+            cipher,
+            citizen_id=citizen,
+            effect_id=f"console-{next(EFFECTS)}",
+            service=service,
+            language="en",
+            answers={"describe": "<script>alert(1)</script> pothole", "photos": 0},
+            choices={},
+            area=area,
+            profile_name="Citizen",
+            now=datetime.now(UTC),
+        ).reference
+
+
+def audit_rows(db: Any, action: str) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT actor, action, target, ip FROM audit_events WHERE action = %s ORDER BY id",
+        (action,),
+    ).fetchall()
+    db.commit()
+    return [dict(r) for r in rows]
+
+
+def test_passwords_are_argon2id_and_wrong_ones_lock_the_account(db: Any, cipher: Any) -> None:
+    make(db, "lakshmi", "officer", department="MUN", office_id="VS-GNT0201")
+    row = db.execute("SELECT password_hash FROM officers WHERE username = 'lakshmi'").fetchone()
+    assert row["password_hash"].startswith("$argon2id$") and PASSWORD not in row["password_hash"]
+    with pytest.raises(AuthError) as short:
+        accounts.create(db, "ravi", "Ravi", "officer", "short", department="MUN", office_id="X")
+    assert short.value.kind == "invalid"
+    with pytest.raises(AuthError):
+        accounts.create(db, "ravi", "Ravi", "officer", PASSWORD, department="MUN")  # no office
+    db.rollback()
+
+    def attempt(password: str, at: datetime, ip: str = "10.0.0.1", who: str = "Lakshmi") -> Any:
+        with db.transaction():
+            return accounts.authenticate(db, cipher, who, password, None, ip, at)
+
+    def refused(outcome: Any) -> str:
+        assert isinstance(outcome, AuthError), outcome
+        return outcome.kind
+
+    assert attempt(PASSWORD, NOW).username == "lakshmi"
+    for i in range(accounts.MAX_FAILURES):
+        assert refused(attempt("not the password", NOW + timedelta(seconds=i))) == (
+            "bad_credentials"
+        )
+    assert refused(attempt(PASSWORD, NOW + timedelta(minutes=1))) == "locked"
+    assert attempt(PASSWORD, NOW + timedelta(minutes=16)).username == "lakshmi"
+    # An unknown name gets the same answer as a wrong password.
+    assert refused(attempt(PASSWORD, NOW, "10.0.0.2", who="nobody")) == "bad_credentials"
+    # Disabled: no sign-in.
+    with db.transaction():
+        accounts.disable(db, "lakshmi")
+    assert refused(attempt(PASSWORD, NOW + timedelta(hours=1))) == "bad_credentials"
+    assert {r["actor"] for r in audit_rows(db, "login_failed")} >= {
+        "officer:lakshmi",
+        "unknown:nobody",
+    }
+
+
+def test_an_address_that_keeps_failing_is_throttled(db: Any, cipher: Any) -> None:
+    make(db, "prasad", "head", department="ENG")
+    for i in range(accounts.THROTTLE_FAILURES):
+        with db.transaction():
+            failed = accounts.authenticate(db, cipher, f"guess{i}", "x" * 12, None, "10.9.9.9", NOW)
+        assert isinstance(failed, AuthError)
+    with db.transaction():
+        throttled = accounts.authenticate(db, cipher, "prasad", PASSWORD, None, "10.9.9.9", NOW)
+    assert isinstance(throttled, AuthError) and throttled.kind == "throttled"
+    with db.transaction():  # from elsewhere, fine
+        fine = accounts.authenticate(db, cipher, "prasad", PASSWORD, None, "10.1.1.1", NOW)
+    assert isinstance(fine, accounts.Officer)
+
+
+def test_a_second_factor_when_the_account_has_one(db: Any, cipher: Any) -> None:
+    make(db, "admin", "admin")
+    with db.transaction():
+        uri = accounts.enable_totp(db, cipher, "admin")
+    assert uri.startswith("otpauth://totp/")
+    secret = accounts.secret_from_uri(uri)
+    stored = db.execute("SELECT totp_secret_enc FROM officers WHERE username = 'admin'").fetchone()[
+        "totp_secret_enc"
+    ]
+    assert secret not in bytes(stored)
+    for code in (None, "000000"):
+        with db.transaction():
+            refused = accounts.authenticate(db, cipher, "admin", PASSWORD, code, "10.0.0.3", NOW)
+        assert isinstance(refused, AuthError) and refused.kind == "second_factor"
+    code = accounts.totp_code(secret, NOW.timestamp())
+    with db.transaction():
+        signed = accounts.authenticate(db, cipher, "admin", PASSWORD, code, "10.0.0.3", NOW)
+    assert isinstance(signed, accounts.Officer)
+
+
+def test_roles_become_scopes() -> None:
+    def officer(role: str, **kw: Any) -> accounts.Officer:
+        base = {"department": None, "district": None, "mandal": None, "office_id": None}
+        return accounts.Officer(1, "x", "X", role, **{**base, **kw}, has_totp=False)  # type: ignore[arg-type]
+
+    assert accounts.scope_of(officer("admin")) == store.Scope()
+    assert accounts.scope_of(officer("auditor")) == store.Scope()
+    assert accounts.scope_of(officer("head", department="MUN", district="GNT")) == store.Scope(
+        department="MUN"
+    )
+    assert accounts.scope_of(officer("officer", department="MUN", office_id="VS-1")) == (
+        store.Scope(department="MUN", office_id="VS-1")
+    )
+
+
+def test_sessions_end_when_idle_or_old(db: Any) -> None:
+    lakshmi = make(db, "lakshmi", "officer", department="MUN", office_id="VS-GNT0201")
+    with db.transaction():
+        token = sessions.start(db, lakshmi, "10.0.0.1", NOW)
+    with db.transaction():
+        assert sessions.current(db, token, NOW + timedelta(minutes=29)) is not None
+        assert sessions.current(db, token, NOW + timedelta(minutes=58)) is not None  # kept alive
+        assert sessions.current(db, token, NOW + timedelta(minutes=89)) is None  # idle 31 min
+        assert sessions.current(db, token, NOW) is None  # and gone
+    raw = db.execute("SELECT token_hash FROM officer_sessions").fetchall()
+    assert all(token.encode() not in bytes(r["token_hash"]) for r in raw)
+
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def sign_in(http: httpx.AsyncClient, username: str) -> str:
+    """Sign in through the form; returns the session's CSRF token for later forms."""
+    form = await http.get("/console/login")
+    token = CSRF.search(form.text)
+    assert token is not None
+    done = await http.post(
+        "/console/login",
+        data={"username": username, "password": PASSWORD, "csrf": token.group(1)},
+    )
+    assert done.status_code == 303, done.text
+    cookie = done.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    queue = await http.get("/console/")
+    assert queue.status_code == 200
+    found = CSRF.search(queue.text)
+    assert found is not None
+    return found.group(1)
+
+
+async def test_every_screen_and_action_is_scoped_and_forms_need_their_token(
+    mitra_app: Any, db: Any, cipher: Any
+) -> None:
+    make(db, "lakshmi", "officer", department="MUN", office_id="VS-GNT0201")
+    make(db, "ravi", "officer", department="MUN", office_id="VS-ELSEWHERE")
+    make(db, "engineer", "head", department="ENG")
+    make(db, "auditor", "auditor")
+    make(db, "admin", "admin")
+    mine, theirs = grievance(db, cipher, "VS-GNT0201"), grievance(db, cipher, "VS-ELSEWHERE")
+    transport = httpx.ASGITransport(app=mitra_app)
+
+    def browser() -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, base_url="http://mitra.test")
+
+    async with browser() as anonymous:
+        assert (await anonymous.get("/console/")).status_code == 303
+        assert (await anonymous.get(f"/console/cases/{mine}")).status_code == 303
+        bad = await anonymous.post(
+            "/console/login", data={"username": "lakshmi", "password": PASSWORD, "csrf": "x"}
+        )
+        assert bad.status_code == 403  # no sign-in form token: refused, nothing changed
+        form = await anonymous.get("/console/login")
+        token = CSRF.search(form.text)
+        assert token is not None
+        wrong = await anonymous.post(
+            "/console/login",
+            data={"username": "lakshmi", "password": "nope nope nope", "csrf": token.group(1)},
+        )
+        assert wrong.status_code == 401 and "Wrong username or password" in wrong.text
+
+    async with browser() as lakshmi:
+        csrf = await sign_in(lakshmi, "lakshmi")
+        queue = (await lakshmi.get("/console/")).text
+        assert mine in queue and theirs not in queue
+        page = await lakshmi.get(f"/console/cases/{mine}")
+        assert page.status_code == 200
+        assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text
+        # Another office's case does not exist for her: page, action, attachment.
+        assert (await lakshmi.get(f"/console/cases/{theirs}")).status_code == 404
+        act = await lakshmi.post(
+            f"/console/cases/{theirs}/act", data={"action": "start", "csrf": csrf}
+        )
+        assert act.status_code == 404
+        assert (await lakshmi.get(f"/console/cases/{theirs}/attachments/1")).status_code == 404
+        assert (await lakshmi.get("/console/audit")).status_code == 404
+        # A form without its token changes nothing.
+        forged = await lakshmi.post(f"/console/cases/{mine}/act", data={"action": "start"})
+        assert forged.status_code == 403
+        assert store.find(db, mine)["status"] == "registered"  # type: ignore[index]
+        db.commit()
+        # A resolution without a note is refused with the reason, and changes nothing.
+        empty = await lakshmi.post(
+            f"/console/cases/{mine}/act", data={"action": "resolve", "csrf": csrf}
+        )
+        assert empty.status_code == 422 and "a note of what was done" in empty.text
+        started = await lakshmi.post(
+            f"/console/cases/{mine}/act", data={"action": "start", "csrf": csrf}
+        )
+        assert started.status_code == 303
+        assert store.find(db, mine)["status"] == "in_progress"  # type: ignore[index]
+        db.commit()
+        [trail] = audit_rows(db, "case_start")
+        assert trail["actor"] == "officer:lakshmi" and trail["target"] == mine and trail["ip"]
+        history = (await lakshmi.get(f"/console/cases/{mine}")).text
+        assert "officer:Lakshmi via console:lakshmi" in history
+        out = await lakshmi.post("/console/logout", data={"csrf": csrf})
+        assert out.status_code == 303
+        assert (await lakshmi.get("/console/")).status_code == 303
+
+    async with browser() as engineer:
+        await sign_in(engineer, "engineer")  # another department, state-wide
+        assert mine not in (await engineer.get("/console/")).text
+        assert (await engineer.get(f"/console/cases/{mine}")).status_code == 404
+
+    async with browser() as auditor:
+        csrf = await sign_in(auditor, "auditor")
+        assert (await auditor.get(f"/console/cases/{theirs}")).status_code == 200
+        acted = await auditor.post(
+            f"/console/cases/{theirs}/act", data={"action": "start", "csrf": csrf}
+        )
+        assert acted.status_code == 403
+        trail = await auditor.get("/console/audit", params={"action": "case_start"})
+        assert trail.status_code == 200 and "officer:lakshmi" in trail.text
+
+    async with browser() as admin:
+        await sign_in(admin, "admin")
+        queue = (await admin.get("/console/")).text
+        assert mine in queue and theirs in queue
