@@ -271,3 +271,75 @@ async def test_every_screen_and_action_is_scoped_and_forms_need_their_token(
         await sign_in(admin, "admin")
         queue = (await admin.get("/console/")).text
         assert mine in queue and theirs in queue
+
+
+async def test_conversations_and_the_dashboard_are_scoped_too(
+    mitra_app: Any, db: Any, cipher: Any
+) -> None:
+    from mitra import handover
+
+    make(db, "lakshmi", "officer", department="MUN", office_id="VS-GNT0201")
+    make(db, "engineer", "head", department="ENG")
+    make(db, "auditor", "auditor")
+    mine = grievance(db, cipher, "VS-GNT0201")
+    grievance(db, cipher, "VS-ELSEWHERE")
+    citizen = new_citizen(db, cipher)
+    with db.transaction():
+        waiting = handover.open_handover(db, citizen, "MUN")["id"]
+    transport = httpx.ASGITransport(app=mitra_app)
+
+    def browser() -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, base_url="http://mitra.test")
+
+    async with browser() as lakshmi:
+        csrf = await sign_in(lakshmi, "lakshmi")
+        board = await lakshmi.get("/console/dashboard")
+        assert board.status_code == 200
+        assert board.text.count("<svg") >= 1 and 'id="by-status"' in board.text
+        # Her scope: one registered grievance, not the other office's.
+        assert "registered: 1" in board.text or ">1</text>" in board.text
+        assert "VS-ELSEWHERE" not in board.text
+        inbox = await lakshmi.get("/console/conversations")
+        assert f"/console/conversations/{waiting}" in inbox.text
+        sent = await lakshmi.post(
+            f"/console/conversations/{waiting}/reply",
+            data={"text": "Namaste, I am looking into it <b>now</b>", "csrf": csrf},
+        )
+        assert sent.status_code == 303
+        talk = await lakshmi.get(f"/console/conversations/{waiting}")
+        assert "&lt;b&gt;now&lt;/b&gt;" in talk.text and "<b>now</b>" not in talk.text
+        queued = db.execute(
+            "SELECT count(*) AS n FROM outbound_messages WHERE citizen_id = %s", (citizen,)
+        ).fetchone()["n"]
+        db.commit()
+        assert queued == 1
+        assert audit_rows(db, "handover_reply")[0]["actor"] == "officer:lakshmi"
+        assert mine in (await lakshmi.get("/console/")).text
+
+    async with browser() as engineer:
+        csrf = await sign_in(engineer, "engineer")
+        assert (
+            f"/console/conversations/{waiting}"
+            not in (await engineer.get("/console/conversations")).text
+        )
+        assert (await engineer.get(f"/console/conversations/{waiting}")).status_code == 404
+        stolen = await engineer.post(f"/console/conversations/{waiting}/close", data={"csrf": csrf})
+        assert stolen.status_code == 404
+
+    async with browser() as auditor:
+        csrf = await sign_in(auditor, "auditor")
+        assert (await auditor.get(f"/console/conversations/{waiting}")).status_code == 200
+        refused = await auditor.post(
+            f"/console/conversations/{waiting}/reply", data={"text": "hi", "csrf": csrf}
+        )
+        assert refused.status_code == 403
+        board = (await auditor.get("/console/dashboard")).text
+        assert 'id="per-hour"' in board  # the state's view has messages per hour
+
+    async with browser() as lakshmi:
+        csrf = await sign_in(lakshmi, "lakshmi")
+        closed = await lakshmi.post(f"/console/conversations/{waiting}/close", data={"csrf": csrf})
+        assert closed.status_code == 303
+        status = db.execute("SELECT status FROM handovers WHERE id = %s", (waiting,)).fetchone()
+        db.commit()
+        assert status["status"] == "closed"

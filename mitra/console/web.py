@@ -22,14 +22,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from psycopg_pool import ConnectionPool
 
+from mitra import handover
 from mitra.cases import actions
 from mitra.cases.desk import CaseDesk
 from mitra.cases.lifecycle import STATUSES, CaseError
 from mitra.cases.store import Actor
-from mitra.console import accounts, audit, sessions
+from mitra.console import accounts, audit, charts, sessions
 from mitra.console.accounts import AuthError
 from mitra.console.sessions import COOKIE, Signed
 from mitra.crypto import FieldCipher
+from mitra.handover import HandoverError
 
 T = TypeVar("T")
 PREFIX = "/console"
@@ -236,6 +238,79 @@ def console_routes(
             media_type=mime,
             headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
         )
+
+    # ---- conversations: citizens who asked for an officer (mitra.handover) ----------------
+
+    def department_of(signed: Signed) -> str | None:
+        """Handovers belong to a department: officers and heads see theirs, admins all."""
+        return None if signed.officer.role in ("admin", "auditor") else signed.officer.department
+
+    async def in_handover(work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        try:
+            return await in_db(work)
+        except HandoverError as exc:
+            status = {"not_found": 404, "closed": 409, "outside_window": 409}.get(exc.kind, 422)
+            raise HTTPException(status, exc.message) from None
+
+    @router.get("/conversations")
+    async def conversations(request: Request) -> HTMLResponse:
+        signed = await signed_in(request)
+        waiting = await in_db(lambda conn: handover.queue(conn, department_of(signed)))
+        return page("conversations.html", signed=signed, waiting=waiting, talk=None, message=None)
+
+    @router.get("/conversations/{handover_id}")
+    async def conversation(request: Request, handover_id: int) -> HTMLResponse:
+        signed = await signed_in(request)
+        dept = department_of(signed)
+
+        def read(conn: psycopg.Connection[Any]) -> tuple[Any, Any]:
+            return handover.queue(conn, dept), handover.conversation(
+                conn, cipher, handover_id, dept
+            )
+
+        waiting, talk = await in_handover(read)
+        return page("conversations.html", signed=signed, waiting=waiting, talk=talk, message=None)
+
+    @router.post("/conversations/{handover_id}/reply", response_model=None)
+    async def reply(
+        request: Request, handover_id: int, text: str = Form(""), csrf: str = Form("")
+    ) -> Response:
+        signed = await signed_in(request)
+        check_csrf(signed, csrf)
+        if not signed.officer.can_act:
+            raise HTTPException(403, "auditors read; they do not act")
+        officer, dept, ip = signed.officer, department_of(signed), ip_of(request)
+
+        def send(conn: psycopg.Connection[Any]) -> None:
+            handover.reply(conn, cipher, handover_id, dept, officer.display_name, text)
+            audit.record(conn, officer.label, "handover_reply", str(handover_id), ip, None)
+
+        await in_handover(send)
+        return RedirectResponse(f"{PREFIX}/conversations/{handover_id}", status_code=303)
+
+    @router.post("/conversations/{handover_id}/close", response_model=None)
+    async def hand_back(request: Request, handover_id: int, csrf: str = Form("")) -> Response:
+        signed = await signed_in(request)
+        check_csrf(signed, csrf)
+        if not signed.officer.can_act:
+            raise HTTPException(403, "auditors read; they do not act")
+        officer, dept, ip = signed.officer, department_of(signed), ip_of(request)
+
+        def close(conn: psycopg.Connection[Any]) -> None:
+            handover.hand_back(conn, cipher, handover_id, dept, f"officer:{officer.username}")
+            audit.record(conn, officer.label, "handover_close", str(handover_id), ip, None)
+
+        await in_handover(close)
+        return RedirectResponse(f"{PREFIX}/conversations", status_code=303)
+
+    # ---- the dashboard: the officer's scope in charts ---------------------------------------
+
+    @router.get("/dashboard")
+    async def dashboard(request: Request) -> HTMLResponse:
+        signed = await signed_in(request)
+        scope = accounts.scope_of(signed.officer)
+        figures = await in_db(lambda conn: charts.figures(conn, scope, desk().catalogue))
+        return page("dashboard.html", signed=signed, charts=figures)
 
     @router.get("/audit")
     async def audit_page(
