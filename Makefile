@@ -4,8 +4,11 @@ PY ?= python
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
-install: ## Install Mitra and its development tools
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+install: ## Install Mitra, its development tools, and Debian's chromium for the browser tests
 	$(PY) -m pip install -q -e ".[dev]"
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
 demo: install ## Run the demo (embedded PostgreSQL, fake WhatsApp)
 	mitra demo

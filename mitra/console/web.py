@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +41,29 @@ TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
+IST = timezone(timedelta(hours=5, minutes=30))
+
+
+def _ist(value: Any) -> str:
+    """An ISO time (or datetime) as Indian time, to the minute: what officers read."""
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return moment.astimezone(IST).strftime("%Y-%m-%d %H:%M")
+
+
+def _answer(value: Any) -> str:
+    """A shared pin as coordinates; anything else as text."""
+    if isinstance(value, dict) and "latitude" in value:
+        return f"📍 {value['latitude']:.5f}, {value['longitude']:.5f}"
+    if isinstance(value, dict) and "text" in value:
+        return str(value["text"])
+    return str(value)
+
+
+TEMPLATES.filters["ist"] = _ist
+TEMPLATES.filters["answer"] = _answer
 STATUS_OF = {"not_found": 404, "illegal": 409, "invalid": 422, "forbidden": 403, "unavailable": 503}
 LOGIN_MESSAGES = {
     "bad_credentials": "Wrong username or password.",
