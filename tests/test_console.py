@@ -343,3 +343,58 @@ async def test_conversations_and_the_dashboard_are_scoped_too(
         status = db.execute("SELECT status FROM handovers WHERE id = %s", (waiting,)).fetchone()
         db.commit()
         assert status["status"] == "closed"
+
+
+async def test_an_administrator_switches_a_service_off_and_citizens_are_told(
+    mitra_app: Any, db: Any, settings: Any
+) -> None:
+    from mitra.catalogue import switches
+    from tests.harness import body_text, running_mitra
+
+    make(db, "admin", "admin")
+    make(db, "lakshmi", "officer", department="MUN", office_id="VS-GNT0201")
+    transport = httpx.ASGITransport(app=mitra_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mitra.test") as lakshmi:
+        csrf = await sign_in(lakshmi, "lakshmi")
+        page = (await lakshmi.get("/console/catalogue")).text
+        assert "MUN-25" in page and "Switch off" not in page  # officers read it
+        refused = await lakshmi.post(
+            "/console/catalogue/MUN-25/switch", data={"enabled": "off", "csrf": csrf}
+        )
+        assert refused.status_code == 403
+    async with httpx.AsyncClient(transport=transport, base_url="http://mitra.test") as admin:
+        csrf = await sign_in(admin, "admin")
+        assert "Switch off" in (await admin.get("/console/catalogue")).text
+        bad = await admin.post(
+            "/console/catalogue/XYZ-99/switch", data={"enabled": "off", "csrf": csrf}
+        )
+        assert bad.status_code == 422
+        off = await admin.post(
+            "/console/catalogue/MUN-25/switch",
+            data={"enabled": "off", "reason": "contractor change", "csrf": csrf},
+        )
+        assert off.status_code == 303
+        assert "switched off" in (await admin.get("/console/catalogue")).text
+    assert switches.switched_off(db) == {"MUN-25"}
+    db.commit()
+    [trail] = audit_rows(db, "service_switch")
+    assert trail["actor"] == "officer:admin" and trail["target"] == "MUN-25"
+
+    # A citizen asking for it on WhatsApp is told it is unavailable; another service works.
+    async with running_mitra(settings) as chat:
+        wa = "919700555777"
+        for spec in ({"text": "Hi"}, {"reply_id": "lang:en", "reply_title": "English"}):
+            await chat.fake.simulate({"wa_id": wa, **spec})
+            await chat.settled(db)
+        before = len(chat.received(wa))
+        await chat.fake.simulate({"wa_id": wa, "text": "MUN-25"})
+        await chat.settled(db)
+        said = " ".join(body_text(m) for m in chat.received(wa)[before:])
+        assert "is not available right now" in said
+        with db.transaction():
+            switches.switch(db, "MUN-25", True, "officer:admin", None)
+        before = len(chat.received(wa))
+        await chat.fake.simulate({"wa_id": wa, "text": "MUN-25"})
+        await chat.settled(db)
+        said = " ".join(body_text(m) for m in chat.received(wa)[before:])
+        assert "Where is the problem" in said

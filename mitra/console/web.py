@@ -28,6 +28,7 @@ from mitra.cases import actions
 from mitra.cases.desk import CaseDesk
 from mitra.cases.lifecycle import STATUSES, CaseError
 from mitra.cases.store import Actor
+from mitra.catalogue import switches
 from mitra.console import accounts, audit, charts, sessions
 from mitra.console.accounts import AuthError
 from mitra.console.sessions import COOKIE, Signed
@@ -335,6 +336,44 @@ def console_routes(
         scope = accounts.scope_of(signed.officer)
         figures = await in_db(lambda conn: charts.figures(conn, scope, desk().catalogue))
         return page("dashboard.html", signed=signed, charts=figures)
+
+    # ---- the catalogue: services, their patterns and versions, switched on or off ----------
+
+    @router.get("/catalogue")
+    async def catalogue_page(request: Request) -> HTMLResponse:
+        signed = await signed_in(request)
+        off = await in_db(switches.switched_off)
+        catalogue = desk().catalogue
+        departments = [
+            (d, [s for s in catalogue.services_of(d.code) if s.enabled])
+            for d in sorted(catalogue.departments, key=lambda d: d.order)
+        ]
+        return page("catalogue.html", signed=signed, departments=departments, off=off)
+
+    @router.post("/catalogue/{code}/switch", response_model=None)
+    async def switch_service(
+        request: Request,
+        code: str,
+        enabled: str = Form(""),
+        reason: str = Form(""),
+        csrf: str = Form(""),
+    ) -> Response:
+        signed = await signed_in(request)
+        check_csrf(signed, csrf)
+        if signed.officer.role != "admin":
+            raise HTTPException(403, "only an administrator switches services")
+        service = desk().catalogue.service(code)
+        if service is None or enabled not in ("on", "off"):
+            raise HTTPException(422, "a service code, and on or off")
+        officer, ip = signed.officer, ip_of(request)
+
+        def flip(conn: psycopg.Connection[Any]) -> None:
+            switches.switch(conn, service.code, enabled == "on", officer.label, reason or None)
+            details = {"enabled": enabled == "on", "reason": reason or None}
+            audit.record(conn, officer.label, "service_switch", service.code, ip, details)
+
+        await in_db(flip)
+        return RedirectResponse(f"{PREFIX}/catalogue#{service.code}", status_code=303)
 
     @router.get("/audit")
     async def audit_page(

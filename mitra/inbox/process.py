@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 import psycopg
 
+from mitra.catalogue import switches
+from mitra.catalogue.loader import Catalogue
 from mitra.conversation.engine import Effect, EffectResult, Session, Transition, Turn, handle
 from mitra.conversation.locale import t
 from mitra.crypto import FieldCipher
@@ -97,7 +99,9 @@ def process_pending(
         def run_engine(
             session: Session, event: InboundMessage | EffectResult, now: datetime
         ) -> Turn:
-            return handle(session, event, now, idle_timeout=idle)
+            return handle(session, event, now, catalogue=switched[0], idle_timeout=idle)
+
+    switched: list[Catalogue | None] = [None]  # the catalogue as an administrator switched it
 
     with conn.transaction():
         citizens = conn.execute(
@@ -107,6 +111,7 @@ def process_pending(
         ).fetchall()
         if not citizens:
             return result
+        switched[0] = switches.current(conn)
         ids = [c["id"] for c in citizens]
         events = conn.execute(
             "SELECT id, citizen_id, kind, sent_at, payload_enc FROM inbound_events"

@@ -569,6 +569,18 @@ officer_sessions = Table(
     Index("ix_officer_sessions_officer", "officer_id"),
 )
 
+# A service switched off (or on again) by an administrator, over the catalogue's YAML: citizens
+# who ask for a switched-off service are told it is unavailable.
+service_switches = Table(
+    "service_switches",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("changed_by", Text, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=now),
+    Column("reason", Text),
+)
+
 # Who did what, when and from where: every officer action and every sign-in attempt.
 audit_events = Table(
     "audit_events",

@@ -1,4 +1,4 @@
-"""the officers' console: officer accounts, their sessions, the audit trail
+"""the officers' console: officer accounts, their sessions, the audit trail, service switches
 
 Revision ID: 0007
 Revises: 0006
@@ -71,10 +71,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
     )
     op.create_index("ix_audit_events_at", "audit_events", ["at"])
+    op.create_table(
+        "service_switches",
+        sa.Column("code", sa.Text(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("changed_by", sa.Text(), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_service_switches")),
+    )
     op.create_index("ix_audit_events_ip_action", "audit_events", ["ip", "action", "at"])
 
 
 def downgrade() -> None:
+    op.drop_table("service_switches")
     op.drop_index("ix_audit_events_ip_action", table_name="audit_events")
     op.drop_index("ix_audit_events_at", table_name="audit_events")
     op.drop_table("audit_events")
