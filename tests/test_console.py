@@ -398,3 +398,45 @@ async def test_an_administrator_switches_a_service_off_and_citizens_are_told(
         await chat.settled(db)
         said = " ".join(body_text(m) for m in chat.received(wa)[before:])
         assert "Where is the problem" in said
+
+
+async def test_resolving_with_an_after_photo_and_the_overdue_filter(
+    mitra_app: Any, db: Any, cipher: Any
+) -> None:
+    make(db, "lakshmi", "officer", department="MUN", office_id="VS-GNT0201")
+    reference = grievance(db, cipher, "VS-GNT0201")
+    late = grievance(db, cipher, "VS-GNT0201")
+    db.execute("UPDATE cases SET due_at = now() - interval '1 hour' WHERE reference = %s", (late,))
+    db.commit()
+    jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"fixed" * 400
+    transport = httpx.ASGITransport(app=mitra_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mitra.test") as lakshmi:
+        csrf = await sign_in(lakshmi, "lakshmi")
+        overdue = (await lakshmi.get("/console/", params={"sla": "overdue"})).text
+        assert late in overdue and reference not in overdue
+        on_time = (await lakshmi.get("/console/", params={"sla": "on_time"})).text
+        assert reference in on_time and late not in on_time
+        url = f"/console/cases/{reference}/act"
+        wrong = await lakshmi.post(
+            url,
+            data={"action": "resolve", "note": "Filled", "csrf": csrf},
+            files={"photo": ("after.zip", b"PK\x03\x04", "application/zip")},
+        )
+        assert wrong.status_code == 422 and "JPEG, PNG or WebP" in wrong.text
+        done = await lakshmi.post(
+            url,
+            data={"action": "resolve", "note": "Filled", "csrf": csrf},
+            files={"photo": ("after.jpg", jpeg, "image/jpeg")},
+        )
+        assert done.status_code == 303
+        page = (await lakshmi.get(f"/console/cases/{reference}")).text
+        assert "Resolution: Filled" in page
+    kept = db.execute(
+        "SELECT m.origin, m.data_enc FROM media m JOIN cases c ON c.id = m.case_id"
+        " WHERE c.reference = %s",
+        (reference,),
+    ).fetchone()
+    queued = db.execute("SELECT count(*) AS n FROM media_deliveries").fetchone()["n"]
+    db.commit()
+    assert kept["origin"] == "officer" and queued == 1
+    assert cipher.decrypt_bytes(bytes(kept["data_enc"]), context=b"media") == jpeg

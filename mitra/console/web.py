@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from psycopg_pool import ConnectionPool
 
-from mitra import handover
+from mitra import handover, media
 from mitra.cases import actions
 from mitra.cases.desk import CaseDesk
 from mitra.cases.lifecycle import STATUSES, CaseError
@@ -173,15 +173,21 @@ def console_routes(
 
     @router.get("/")
     async def queue(
-        request: Request, status: str | None = None, service: str | None = None
+        request: Request,
+        status: str | None = None,
+        service: str | None = None,
+        sla: str | None = None,
     ) -> HTMLResponse:
         signed = await signed_in(request)
         scope = accounts.scope_of(signed.officer)
         wanted = status if status in STATUSES else None
         code = service.strip().upper() if service else None
+        overdue = {"overdue": True, "on_time": False}.get(sla or "")
 
         def read(conn: psycopg.Connection[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
-            items = actions.queue(conn, desk(), scope, status=wanted, service=code, limit=200)
+            items = actions.queue(
+                conn, desk(), scope, status=wanted, service=code, overdue=overdue, limit=200
+            )
             where, params = scope.where()
             counts = conn.execute(
                 f"SELECT c.status, count(*) AS n FROM cases c WHERE {where}"
@@ -198,6 +204,7 @@ def console_routes(
             counts=counts,
             chosen=wanted,
             service=code or "",
+            sla=sla or "",
             statuses=STATUSES,
         )
 
@@ -218,6 +225,7 @@ def console_routes(
         action: str = Form(""),
         note: str = Form(""),
         csrf: str = Form(""),
+        photo: UploadFile | None = None,
     ) -> Response:
         signed = await signed_in(request)
         check_csrf(signed, csrf)
@@ -227,9 +235,13 @@ def console_routes(
         officer = signed.officer
         actor = Actor("officer", officer.display_name, via=f"console:{officer.username}")
         ip = ip_of(request)
+        after = None
+        if photo is not None and photo.filename:
+            data = await photo.read(media.MAX_BYTES["image"] + 1)
+            after = (photo.content_type or "", data)
 
         def do(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-            done = actions.act(conn, desk(), reference, action, actor, scope, note or None)
+            done = actions.act(conn, desk(), reference, action, actor, scope, note or None, after)
             audit.record(conn, officer.label, f"case_{action}", done["reference"], ip, None)
             return done
 
