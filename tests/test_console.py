@@ -24,8 +24,11 @@ NOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
 
 
 def make(db: Any, username: str, role: str, **scope: Any) -> accounts.Officer:
+    """An account that has already chosen its own password."""
     with db.transaction():
-        return accounts.create(db, username, username.title(), role, PASSWORD, **scope)
+        officer = accounts.create(db, username, username.title(), role, PASSWORD, **scope)
+        db.execute("UPDATE officers SET must_change_password = false WHERE id = %s", (officer.id,))
+    return officer
 
 
 def grievance(db: Any, cipher: Any, office: str) -> str:
@@ -440,3 +443,44 @@ async def test_resolving_with_an_after_photo_and_the_overdue_filter(
     db.commit()
     assert kept["origin"] == "officer" and queued == 1
     assert cipher.decrypt_bytes(bytes(kept["data_enc"]), context=b"media") == jpeg
+
+
+async def test_a_temporary_password_opens_only_the_page_that_replaces_it(
+    mitra_app: Any, db: Any
+) -> None:
+    with db.transaction():
+        accounts.create(db, "newbie", "New Officer", "head", PASSWORD, department="REV")
+    transport = httpx.ASGITransport(app=mitra_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mitra.test") as newbie:
+        form = await newbie.get("/console/login")
+        token = CSRF.search(form.text)
+        assert token is not None
+        signed = await newbie.post(
+            "/console/login",
+            data={"username": "newbie", "password": PASSWORD, "csrf": token.group(1)},
+        )
+        assert signed.status_code == 303
+        for path in ("/console/", "/console/dashboard", "/console/catalogue"):
+            held = await newbie.get(path)
+            assert held.status_code == 303 and held.headers["location"] == "/console/password"
+        page = await newbie.get("/console/password")
+        csrf = CSRF.search(page.text)
+        assert csrf is not None
+        new = "a much longer passphrase"
+        for current, first, second in (
+            ("wrong password!", new, new),
+            (PASSWORD, new, new + "x"),
+            (PASSWORD, "short", "short"),
+        ):
+            refused = await newbie.post(
+                "/console/password",
+                data={"current": current, "new": first, "again": second, "csrf": csrf.group(1)},
+            )
+            assert refused.status_code == 422
+        done = await newbie.post(
+            "/console/password",
+            data={"current": PASSWORD, "new": new, "again": new, "csrf": csrf.group(1)},
+        )
+        assert done.status_code == 303
+        assert (await newbie.get("/console/")).status_code == 200
+    assert audit_rows(db, "password_change")[0]["actor"] == "officer:newbie"

@@ -62,6 +62,7 @@ class Officer:
     mandal: str | None
     office_id: str | None
     has_totp: bool
+    must_change_password: bool = False
 
     @property
     def label(self) -> str:
@@ -97,6 +98,7 @@ def _officer(row: dict[str, Any]) -> Officer:
         row["mandal"],
         row["office_id"],
         row["totp_secret_enc"] is not None,
+        row["must_change_password"],
     )
 
 
@@ -300,6 +302,28 @@ def authenticate(
     )
     audit.record(conn, f"officer:{name}", "login", name, ip, None, at=moment)
     return _officer(row)
+
+
+def change_password(
+    conn: psycopg.Connection[Any], officer: Officer, current: str, new: str, ip: str | None
+) -> None:
+    """The officer's own change (required after a temporary password): the current one must
+    be right, the new one long enough and different."""
+    row = conn.execute(
+        "SELECT password_hash FROM officers WHERE id = %s FOR UPDATE", (officer.id,)
+    ).fetchone()
+    try:
+        _hasher.verify(row["password_hash"] if row else "", current)
+    except (VerificationError, InvalidHashError):
+        raise AuthError("bad_credentials", "the current password is not right") from None
+    _check_password(new)
+    if new == current:
+        raise AuthError("invalid", "the new password must differ from the current one")
+    conn.execute(
+        "UPDATE officers SET password_hash = %s, must_change_password = false WHERE id = %s",
+        (_hasher.hash(new), officer.id),
+    )
+    audit.record(conn, officer.label, "password_change", officer.username, ip, None)
 
 
 def listing(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:

@@ -104,11 +104,14 @@ def console_routes(
     def ip_of(request: Request) -> str | None:
         return request.client.host if request.client else None
 
-    async def signed_in(request: Request) -> Signed:
+    async def signed_in(request: Request, *, changing_password: bool = False) -> Signed:
         token = request.cookies.get(COOKIE)
         signed = await in_db(lambda conn: sessions.current(conn, token))
         if signed is None:
             raise HTTPException(303, headers={"Location": f"{PREFIX}/login"})
+        if signed.officer.must_change_password and not changing_password:
+            # A temporary password opens one page only: the one that replaces it.
+            raise HTTPException(303, headers={"Location": f"{PREFIX}/password"})
         return signed
 
     def check_csrf(signed: Signed, sent: str | None) -> None:
@@ -156,9 +159,42 @@ def console_routes(
         response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
         return response
 
+    @router.get("/password")
+    async def password_form(request: Request) -> HTMLResponse:
+        signed = await signed_in(request, changing_password=True)
+        return page("password.html", signed=signed, message=None)
+
+    @router.post("/password", response_model=None)
+    async def change_password(
+        request: Request,
+        current: str = Form(""),
+        new: str = Form(""),
+        again: str = Form(""),
+        csrf: str = Form(""),
+    ) -> Response:
+        signed = await signed_in(request, changing_password=True)
+        check_csrf(signed, csrf)
+        if new != again:
+            return page(
+                "password.html", 422, signed=signed, message="The two new passwords differ."
+            )
+        ip = ip_of(request)
+
+        def change(conn: psycopg.Connection[Any]) -> str | None:
+            try:
+                accounts.change_password(conn, signed.officer, current, new, ip)
+            except AuthError as exc:
+                return str(exc)
+            return None
+
+        problem = await in_db(change)
+        if problem is not None:
+            return page("password.html", 422, signed=signed, message=problem)
+        return RedirectResponse(f"{PREFIX}/", status_code=303)
+
     @router.post("/logout")
     async def logout(request: Request, csrf: str = Form("")) -> RedirectResponse:
-        signed = await signed_in(request)
+        signed = await signed_in(request, changing_password=True)
         check_csrf(signed, csrf)
         token = request.cookies.get(COOKIE)
 
