@@ -83,13 +83,30 @@ async def _serve_all(settings: Settings, host: str, port: int) -> None:
         await serving
         return
     worker = asyncio.create_task(Worker(settings).run(stop))
-    _print_welcome(settings)
+    admin = await asyncio.to_thread(_demo_admin, settings)
+    _print_welcome(settings, admin)
     await stop.wait()
     server.should_exit = True
     await asyncio.gather(serving, worker, return_exceptions=True)
 
 
-def _print_welcome(settings: Settings) -> None:
+def _demo_admin(settings: Settings) -> tuple[str, str]:
+    """The demo's console administrator: made on the first run, its temporary password kept
+    (owner-only) in the data directory so a restart can say it again."""
+    from mitra.console import accounts
+    from mitra.store.db import connect
+
+    kept = settings.data_dir / "console-admin.txt"
+    with connect(settings) as conn, conn.transaction():
+        if accounts.find(conn, "admin") is None:
+            password = accounts.new_password()
+            accounts.create(conn, "admin", "Demo Administrator", "admin", password)
+            kept.write_text(password)
+            kept.chmod(0o600)
+    return "admin", kept.read_text().strip() if kept.exists() else "(see mitra officer reset)"
+
+
+def _print_welcome(settings: Settings, admin: tuple[str, str] | None = None) -> None:
     base = settings.public_url
     fake = f"{base}/fake-graph"
     lines = [
@@ -98,6 +115,8 @@ def _print_welcome(settings: Settings) -> None:
         f"API docs       {base}/api/docs",
         f"Data           {settings.data_dir}",
     ]
+    if admin is not None:
+        lines.append(f"Console        {base}/console  ({admin[0]} / {admin[1]}, first sign-in)")
     if settings.fake_graph:
         lines.append(f"Fake WhatsApp  {fake}")
     console.print(Panel("\n".join(lines), title="Mitra demo is running", expand=False))
