@@ -484,3 +484,86 @@ async def test_a_temporary_password_opens_only_the_page_that_replaces_it(
         assert done.status_code == 303
         assert (await newbie.get("/console/")).status_code == 200
     assert audit_rows(db, "password_change")[0]["actor"] == "officer:newbie"
+
+
+# Every role against every screen and action: what each must get. A case of another scope
+# is 404 (it does not exist for them); an action the role may not take is 403.
+ROLES = {
+    "admin": ("admin", {}),
+    "munhead": ("head", {"department": "MUN"}),
+    "enghead": ("head", {"department": "ENG"}),
+    "munofficer": ("officer", {"department": "MUN", "office_id": "VS-GNT0201"}),
+    "elsewhere": ("officer", {"department": "MUN", "office_id": "VS-ELSEWHERE"}),
+    "auditor": ("auditor", {}),
+}
+SCREENS = {
+    "queue": {r: 200 for r in ROLES},
+    "dashboard": {r: 200 for r in ROLES},
+    "catalogue": {r: 200 for r in ROLES},
+    "conversations": {r: 200 for r in ROLES},
+    "case": {**{r: 200 for r in ROLES}, "enghead": 404, "elsewhere": 404},
+    "attachment": {**{r: 200 for r in ROLES}, "enghead": 404, "elsewhere": 404},
+    "conversation": {**{r: 200 for r in ROLES}, "enghead": 404},
+    "audit": {r: 404 for r in ROLES} | {"admin": 200, "auditor": 200},
+}
+ACTIONS = {
+    "act": {**{r: 303 for r in ROLES}, "enghead": 404, "elsewhere": 404, "auditor": 403},
+    "reply": {**{r: 303 for r in ROLES}, "enghead": 404, "auditor": 403},
+    "switch": {r: 403 for r in ROLES} | {"admin": 303},
+}
+
+
+async def test_every_role_on_every_screen_and_action(mitra_app: Any, db: Any, cipher: Any) -> None:
+    from mitra import handover
+
+    for name, (role, scope) in ROLES.items():
+        make(db, name, role, **scope)
+    cases = {name: grievance(db, cipher, "VS-GNT0201") for name in ROLES}
+    photo = db.execute(
+        "INSERT INTO media (citizen_id, media_id, kind, mime_type, size, sha256, data_enc,"
+        " case_id) SELECT c.citizen_id, 'm1', 'image', 'image/jpeg', 3, 'x', %s, c.id"
+        " FROM cases c WHERE c.reference = %s RETURNING id",
+        (cipher.encrypt(b"jpg", context=b"media"), cases["admin"]),
+    ).fetchone()["id"]
+    db.commit()
+    waiting_citizen = new_citizen(db, cipher)
+    with db.transaction():
+        talk = handover.open_handover(db, waiting_citizen, "MUN")["id"]
+    transport = httpx.ASGITransport(app=mitra_app)
+    seen: dict[tuple[str, str], int] = {}
+    for name in ROLES:
+        async with httpx.AsyncClient(transport=transport, base_url="http://mitra.test") as who:
+            csrf = await sign_in(who, name)
+            case = cases["admin"]
+            gets = {
+                "queue": "/console/",
+                "dashboard": "/console/dashboard",
+                "catalogue": "/console/catalogue",
+                "conversations": "/console/conversations",
+                "case": f"/console/cases/{case}",
+                "attachment": f"/console/cases/{case}/attachments/{photo}",
+                "conversation": f"/console/conversations/{talk}",
+                "audit": "/console/audit",
+            }
+            for screen, path in gets.items():
+                seen[(screen, name)] = (await who.get(path)).status_code
+            posts = {
+                "act": (f"/console/cases/{cases[name]}/act", {"action": "start"}),
+                "reply": (f"/console/conversations/{talk}/reply", {"text": "hello"}),
+                "switch": ("/console/catalogue/MUN-24/switch", {"enabled": "on"}),
+            }
+            for action, (path, form) in posts.items():
+                seen[(action, name)] = (
+                    await who.post(path, data={**form, "csrf": csrf})
+                ).status_code
+    expected = {
+        (what, name): status
+        for table in (SCREENS, ACTIONS)
+        for what, by_role in table.items()
+        for name, status in by_role.items()
+    }
+    assert seen == expected
+    # What was refused changed nothing: the cases they could not act on are as they were.
+    for name in ("enghead", "elsewhere", "auditor"):
+        assert store.find(db, cases[name])["status"] == "registered"  # type: ignore[index]
+    db.commit()
