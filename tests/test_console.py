@@ -567,3 +567,49 @@ async def test_every_role_on_every_screen_and_action(mitra_app: Any, db: Any, ci
     for name in ("enghead", "elsewhere", "auditor"):
         assert store.find(db, cases[name])["status"] == "registered"  # type: ignore[index]
     db.commit()
+
+
+def test_every_console_text_has_its_telugu() -> None:
+    from pathlib import Path
+
+    from mitra.cases.lifecycle import GRIEVANCE_RULES, RULES, STATUSES, allowed
+    from mitra.console import charts
+    from mitra.console.i18n import TE
+
+    templates = Path(charts.__file__).parent / "templates"
+    literal = re.compile(r"""_\(\s*["']([^"']+)["']\s*\)""")
+    said = {m for f in templates.glob("*.html") for m in literal.findall(f.read_text())}
+    # The placeholders chosen per action in case.html.
+    said |= {"What information is needed", "Why", "What was done"}
+    said |= {s.replace("_", " ") for s in STATUSES}
+    for pattern, rules in (("application", RULES), ("grievance", GRIEVANCE_RULES)):
+        for status in STATUSES:
+            said |= {
+                a.capitalize()
+                for a in allowed(status, "officer", pattern)
+                if a in rules and a != "issue"  # approving issues; never a button
+            }
+    chart_source = Path(charts.__file__).read_text()
+    said |= set(re.findall(r'bars\(\s*"[a-z-]+",\s*"([^"]+)"', chart_source))
+    assert len(said) > 60
+    missing = sorted(s for s in said if s not in TE)
+    assert not missing, f"no Telugu for: {missing}"
+
+
+async def test_the_console_in_telugu(mitra_app: Any, db: Any) -> None:
+    make(db, "lakshmi", "officer", department="MUN", office_id="VS-GNT0201")
+    transport = httpx.ASGITransport(app=mitra_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mitra.test") as lakshmi:
+        await sign_in(lakshmi, "lakshmi")
+        switched = await lakshmi.get(
+            "/console/language/te", headers={"referer": "http://mitra.test/console/dashboard"}
+        )
+        assert switched.status_code == 303 and switched.headers["location"] == "/console/dashboard"
+        board = (await lakshmi.get("/console/dashboard")).text
+        assert 'lang="te"' in board and "డాష్‌బోర్డ్" in board and "English" in board
+        queue = (await lakshmi.get("/console/")).text
+        assert "పనుల వరుస" in queue and "మీ వరుసలో ఏమీ లేదు." in queue
+        # Somewhere else entirely: back to the console, never off-site.
+        away = await lakshmi.get("/console/language/en", headers={"referer": "https://evil.test/x"})
+        assert away.headers["location"] == "/console/"
+        assert "Nothing in your queue." in (await lakshmi.get("/console/")).text

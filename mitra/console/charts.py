@@ -9,7 +9,8 @@ service (from the engine's records)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -29,9 +30,10 @@ COLOURS = ("#0b5d3b", "#a4161a")
 @dataclass(frozen=True)
 class Chart:
     id: str
-    title: str
+    title: str  # English; the page translates it
     svg: Markup
     empty: bool
+    subtitle: str = ""
 
 
 def bars(
@@ -84,7 +86,13 @@ def bars(
     return Chart(chart_id, title, Markup("".join(parts)), False)  # noqa: S704
 
 
-def figures(conn: psycopg.Connection[Any], scope: Scope, catalogue: Catalogue) -> list[Chart]:
+def figures(
+    conn: psycopg.Connection[Any],
+    scope: Scope,
+    catalogue: Catalogue,
+    _: Callable[[str], str] = str,
+) -> list[Chart]:
+    """The charts for `scope`; `_` translates the words drawn inside them."""
     where, params = scope.where()
     by_status = conn.execute(
         f"SELECT c.status, count(*) AS n FROM cases c WHERE {where} GROUP BY 1 ORDER BY 2 DESC",
@@ -117,7 +125,7 @@ def figures(conn: psycopg.Connection[Any], scope: Scope, catalogue: Catalogue) -
         bars(
             "by-status",
             "Applications and grievances by status",
-            [(r["status"].replace("_", " "), [r["n"]]) for r in by_status],
+            [(_(r["status"].replace("_", " ")), [r["n"]]) for r in by_status],
         ),
         bars(
             "by-service",
@@ -128,7 +136,7 @@ def figures(conn: psycopg.Connection[Any], scope: Scope, catalogue: Catalogue) -
             "sla",
             "Open cases by office: on time and overdue",
             [(r["office_id"], [r["on_time"], r["overdue"]]) for r in sla],
-            legend=("on time", "overdue"),
+            legend=(_("on time"), _("overdue")),
         ),
         bars(
             "ratings",
@@ -139,6 +147,22 @@ def figures(conn: psycopg.Connection[Any], scope: Scope, catalogue: Catalogue) -
             "per-day", "Submitted per day (last 14 days)", [(r["day"], [r["n"]]) for r in per_day]
         ),
     ]
+    if scope.department is None:
+        departments = conn.execute(
+            f"SELECT c.department, count(*) FILTER (WHERE c.status = ANY(%s)) AS open,"
+            f" count(*) FILTER (WHERE NOT c.status = ANY(%s)) AS done FROM cases c"
+            f" WHERE {where} GROUP BY 1 ORDER BY 1",
+            [list(OPEN), list(OPEN), *params],
+        ).fetchall()
+        charts.insert(
+            1,
+            bars(
+                "by-department",
+                "By department",
+                [(r["department"], [r["open"], r["done"]]) for r in departments],
+                legend=(_("open"), _("decided or closed")),
+            ),
+        )
     if scope.district is None and scope.mandal is None and scope.office_id is None:
         charts += _engine_charts(conn, scope, catalogue)
     return charts
@@ -184,11 +208,6 @@ def _engine_charts(
         ).fetchall()
         counts = {r["step"]: r["entered"] for r in steps if r["entered"]}
         rows = [(step, [counts[step]]) for step in order if step in counts]
-        out.append(
-            bars(
-                "funnel",
-                f"Where citizens stop: {busiest['service']} (reached each step, 30 days)",
-                rows,
-            )
-        )
+        funnel = bars("funnel", "Where citizens stop (reached each step, last 30 days)", rows)
+        out.append(replace(funnel, subtitle=busiest["service"]))
     return out

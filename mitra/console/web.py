@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import psycopg
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
@@ -31,6 +32,7 @@ from mitra.cases.store import Actor
 from mitra.catalogue import switches
 from mitra.console import accounts, audit, charts, sessions
 from mitra.console.accounts import AuthError
+from mitra.console.i18n import LANGUAGES, translator
 from mitra.console.sessions import COOKIE, Signed
 from mitra.crypto import FieldCipher
 from mitra.handover import HandoverError
@@ -38,6 +40,7 @@ from mitra.handover import HandoverError
 T = TypeVar("T")
 PREFIX = "/console"
 LOGIN_COOKIE = "mitra_console_login"  # the sign-in form's CSRF (double submit)
+LANG_COOKIE = "mitra_console_lang"
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -89,8 +92,10 @@ def console_routes(
 
         return await asyncio.to_thread(run)
 
-    def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        html = TEMPLATES.get_template(name).render(**context)
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        lang = request.cookies.get(LANG_COOKIE, "en")
+        lang = lang if lang in LANGUAGES else "en"
+        html = TEMPLATES.get_template(name).render(lang=lang, _=translator(lang), **context)
         response = HTMLResponse(html, status_code=status)
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline';"
@@ -118,10 +123,22 @@ def console_routes(
         if not sessions.csrf_ok(signed, sent):
             raise HTTPException(403, "the form is out of date: reload the page and try again")
 
+    @router.get("/language/{lang}")
+    async def language(request: Request, lang: str) -> RedirectResponse:
+        """English or Telugu pages, remembered by this browser."""
+        back = request.headers.get("referer", "")
+        path = urlsplit(back).path if back else ""
+        response = RedirectResponse(path if path.startswith(PREFIX) else f"{PREFIX}/", 303)
+        if lang in LANGUAGES:
+            response.set_cookie(
+                LANG_COOKIE, lang, samesite="strict", secure=secure, path=PREFIX, max_age=31536000
+            )
+        return response
+
     @router.get("/login")
     async def login_form(request: Request) -> HTMLResponse:
         token = secrets.token_urlsafe(24)
-        response = page("login.html", csrf=token, message=None)
+        response = page(request, "login.html", csrf=token, message=None)
         response.set_cookie(
             LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure, path=PREFIX
         )
@@ -137,7 +154,9 @@ def console_routes(
     ) -> Response:
         expected = request.cookies.get(LOGIN_COOKIE) or ""
         if not expected or not secrets.compare_digest(expected, csrf):
-            return page("login.html", 403, csrf=expected, message="Reload the page and sign in.")
+            return page(
+                request, "login.html", 403, csrf=expected, message="Reload the page and sign in."
+            )
         ip = ip_of(request)
 
         def attempt(conn: psycopg.Connection[Any]) -> tuple[str | None, str | None]:
@@ -150,7 +169,11 @@ def console_routes(
         if token is None:
             status = 429 if problem == "throttled" else 401
             return page(
-                "login.html", status, csrf=expected, message=LOGIN_MESSAGES.get(problem or "", "")
+                request,
+                "login.html",
+                status,
+                csrf=expected,
+                message=LOGIN_MESSAGES.get(problem or "", ""),
             )
         response = RedirectResponse(f"{PREFIX}/", status_code=303)
         response.set_cookie(
@@ -162,7 +185,7 @@ def console_routes(
     @router.get("/password")
     async def password_form(request: Request) -> HTMLResponse:
         signed = await signed_in(request, changing_password=True)
-        return page("password.html", signed=signed, message=None)
+        return page(request, "password.html", signed=signed, message=None)
 
     @router.post("/password", response_model=None)
     async def change_password(
@@ -176,7 +199,11 @@ def console_routes(
         check_csrf(signed, csrf)
         if new != again:
             return page(
-                "password.html", 422, signed=signed, message="The two new passwords differ."
+                request,
+                "password.html",
+                422,
+                signed=signed,
+                message="The two new passwords differ.",
             )
         ip = ip_of(request)
 
@@ -189,7 +216,7 @@ def console_routes(
 
         problem = await in_db(change)
         if problem is not None:
-            return page("password.html", 422, signed=signed, message=problem)
+            return page(request, "password.html", 422, signed=signed, message=problem)
         return RedirectResponse(f"{PREFIX}/", status_code=303)
 
     @router.post("/logout")
@@ -234,6 +261,7 @@ def console_routes(
 
         items, counts = await in_db(read)
         return page(
+            request,
             "queue.html",
             signed=signed,
             items=items,
@@ -252,7 +280,7 @@ def console_routes(
             case = await in_db(lambda conn: actions.detail(conn, desk(), reference, scope))
         except CaseError as exc:
             raise HTTPException(STATUS_OF.get(exc.kind, 400), exc.message) from None
-        return page("case.html", signed=signed, case=case, message=None)
+        return page(request, "case.html", signed=signed, case=case, message=None)
 
     @router.post("/cases/{reference}/act", response_model=None)
     async def act(
@@ -288,6 +316,7 @@ def console_routes(
                 raise HTTPException(404, exc.message) from None
             case = await in_db(lambda conn: actions.detail(conn, desk(), reference, scope))
             return page(
+                request,
                 "case.html",
                 STATUS_OF.get(exc.kind, 400),
                 signed=signed,
@@ -329,7 +358,9 @@ def console_routes(
     async def conversations(request: Request) -> HTMLResponse:
         signed = await signed_in(request)
         waiting = await in_db(lambda conn: handover.queue(conn, department_of(signed)))
-        return page("conversations.html", signed=signed, waiting=waiting, talk=None, message=None)
+        return page(
+            request, "conversations.html", signed=signed, waiting=waiting, talk=None, message=None
+        )
 
     @router.get("/conversations/{handover_id}")
     async def conversation(request: Request, handover_id: int) -> HTMLResponse:
@@ -342,7 +373,9 @@ def console_routes(
             )
 
         waiting, talk = await in_handover(read)
-        return page("conversations.html", signed=signed, waiting=waiting, talk=talk, message=None)
+        return page(
+            request, "conversations.html", signed=signed, waiting=waiting, talk=talk, message=None
+        )
 
     @router.post("/conversations/{handover_id}/reply", response_model=None)
     async def reply(
@@ -382,8 +415,9 @@ def console_routes(
     async def dashboard(request: Request) -> HTMLResponse:
         signed = await signed_in(request)
         scope = accounts.scope_of(signed.officer)
-        figures = await in_db(lambda conn: charts.figures(conn, scope, desk().catalogue))
-        return page("dashboard.html", signed=signed, charts=figures)
+        _ = translator(request.cookies.get(LANG_COOKIE, "en"))
+        figures = await in_db(lambda conn: charts.figures(conn, scope, desk().catalogue, _))
+        return page(request, "dashboard.html", signed=signed, charts=figures)
 
     # ---- the catalogue: services, their patterns and versions, switched on or off ----------
 
@@ -396,7 +430,7 @@ def console_routes(
             (d, [s for s in catalogue.services_of(d.code) if s.enabled])
             for d in sorted(catalogue.departments, key=lambda d: d.order)
         ]
-        return page("catalogue.html", signed=signed, departments=departments, off=off)
+        return page(request, "catalogue.html", signed=signed, departments=departments, off=off)
 
     @router.post("/catalogue/{code}/switch", response_model=None)
     async def switch_service(
@@ -431,6 +465,8 @@ def console_routes(
         if signed.officer.role not in ("admin", "auditor"):
             raise HTTPException(404, "not found")
         rows = await in_db(lambda conn: audit.search(conn, actor=actor, action=action))
-        return page("audit.html", signed=signed, rows=rows, actor=actor or "", action=action or "")
+        return page(
+            request, "audit.html", signed=signed, rows=rows, actor=actor or "", action=action or ""
+        )
 
     return router
