@@ -114,8 +114,25 @@ async def test_an_officer_resolves_a_grievance_in_the_browser(
             box = await charts.first.bounding_box()
             assert box is not None and box["width"] > 100 and box["height"] > 10
             await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            # The citizen asks for an officer; she answers from the conversations inbox.
+            await send(chat, db, {"text": "officer"})
+            await send(chat, db, {"reply_id": "opt:department:MUN", "reply_title": "Municipal"})
+            # (The assistant is quiet now: only the officer answers.)
+            question = "When will the road near the school be fixed?"
+            await chat.fake.simulate({"wa_id": CITIZEN, "text": question})
+            await chat.settled(db)
             await page.goto(f"{url}/console/conversations")
+            await page.click("a:has-text('MUN')")
+            await page.wait_for_selector("text=When will the road near the school be fixed?")
+            await page.fill("textarea[name=text]", "Tomorrow morning; the crew is booked.")
+            await page.click("button:has-text('Send on WhatsApp')")
+            await page.wait_for_selector("text=K. Lakshmi: Tomorrow morning")
             await page.screenshot(path=str(ARTIFACTS / "conversations.png"), full_page=True)
+            # A tablet, in Telugu.
+            await page.set_viewport_size({"width": 800, "height": 1100})
+            await page.goto(f"{url}/console/language/te")
+            await page.wait_for_selector("text=పనుల వరుస")
+            await page.screenshot(path=str(ARTIFACTS / "queue-tablet-te.png"), full_page=True)
             await browser.close()
 
         # The citizen's WhatsApp has the resolution, with the button to rate it.
@@ -123,8 +140,23 @@ async def test_an_officer_resolves_a_grievance_in_the_browser(
             return any("Pothole filled." in body_text(m) for m in chat.received(CITIZEN))
 
         await eventually(told, what="the resolution on WhatsApp")
+
+        def answered() -> bool:
+            return any(
+                "K. Lakshmi: Tomorrow morning" in body_text(m) for m in chat.received(CITIZEN)
+            )
+
+        await eventually(answered, what="the officer's answer on WhatsApp")
     sizes = screenshot_sizes(artifacts)
-    assert set(sizes) == {"login", "password", "queue", "case", "dashboard", "conversations"}
+    assert set(sizes) == {
+        "login",
+        "password",
+        "queue",
+        "case",
+        "dashboard",
+        "conversations",
+        "queue-tablet-te",
+    }
     assert min(sizes.values()) > 5_000
 
 

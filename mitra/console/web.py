@@ -41,6 +41,15 @@ T = TypeVar("T")
 PREFIX = "/console"
 LOGIN_COOKIE = "mitra_console_login"  # the sign-in form's CSRF (double submit)
 LANG_COOKIE = "mitra_console_lang"
+FONT_DIR = Path(__file__).resolve().parent.parent / "documents" / "fonts"
+FONTS = frozenset(
+    {
+        "NotoSans-Regular.ttf",
+        "NotoSans-Bold.ttf",
+        "NotoSansTelugu-Regular.ttf",
+        "NotoSansTelugu-Bold.ttf",
+    }
+)
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -99,6 +108,7 @@ def console_routes(
         response = HTMLResponse(html, status_code=status)
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline';"
+            " font-src 'self';"
             " form-action 'self'; frame-ancestors 'none'"
         )
         response.headers["X-Frame-Options"] = "DENY"
@@ -122,6 +132,17 @@ def console_routes(
     def check_csrf(signed: Signed, sent: str | None) -> None:
         if not sessions.csrf_ok(signed, sent):
             raise HTTPException(403, "the form is out of date: reload the page and try again")
+
+    @router.get("/fonts/{name}")
+    async def font(name: str) -> Response:
+        """The Noto fonts shipped for documents, so Telugu shows on any office machine (no
+        font CDN; the state's network may be closed)."""
+        if name not in FONTS:
+            raise HTTPException(404, "no such font")
+        data = await asyncio.to_thread((FONT_DIR / name).read_bytes)
+        return Response(
+            data, media_type="font/ttf", headers={"Cache-Control": "public, max-age=604800"}
+        )
 
     @router.get("/language/{lang}")
     async def language(request: Request, lang: str) -> RedirectResponse:
