@@ -613,3 +613,64 @@ async def test_the_console_in_telugu(mitra_app: Any, db: Any) -> None:
         away = await lakshmi.get("/console/language/en", headers={"referer": "https://evil.test/x"})
         assert away.headers["location"] == "/console/"
         assert "Nothing in your queue." in (await lakshmi.get("/console/")).text
+
+
+async def test_assigning_and_escalating_from_the_console_and_the_api(
+    mitra_app: Any, db: Any, cipher: Any
+) -> None:
+    from mitra.cases import apikeys
+
+    make(db, "lakshmi", "officer", department="MUN", office_id="VS-GNT0201")
+    make(db, "ravi", "officer", department="MUN", office_id="VS-GNT0201")
+    make(db, "engineer", "head", department="ENG")
+    # A two-office ladder: the village secretariat, then the municipal corporation.
+    one = grievance(db, cipher, "VS-GNT0201")
+    db.execute(
+        "UPDATE cases SET offices = offices || %s::jsonb",
+        (
+            '[{"type": "municipal_office", "id": "MO-GMC", "name": {"en": "GMC", "te": "GMC"},'
+            ' "level": "district"}]',
+        ),
+    )
+    db.commit()
+    transport = httpx.ASGITransport(app=mitra_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mitra.test") as lakshmi:
+        csrf = await sign_in(lakshmi, "lakshmi")
+        page = (await lakshmi.get(f"/console/cases/{one}")).text
+        assert "Escalate" in page and 'value="ravi"' in page and 'value="engineer"' not in page
+        wrong = await lakshmi.post(
+            f"/console/cases/{one}/assign", data={"officer": "engineer", "csrf": csrf}
+        )
+        assert wrong.status_code == 422  # not an officer of MUN
+        given = await lakshmi.post(
+            f"/console/cases/{one}/assign", data={"officer": "ravi", "csrf": csrf}
+        )
+        assert given.status_code == 303
+        assert "ravi" in (await lakshmi.get("/console/")).text
+        no_reason = await lakshmi.post(
+            f"/console/cases/{one}/escalate", data={"note": "", "csrf": csrf}
+        )
+        assert no_reason.status_code == 422
+        raised = await lakshmi.post(
+            f"/console/cases/{one}/escalate",
+            data={"note": "Needs the corporation's road crew", "csrf": csrf},
+        )
+        assert raised.status_code == 303
+        # Now with the office above: gone from her queue and her reach.
+        assert one not in (await lakshmi.get("/console/")).text
+        assert (await lakshmi.get(f"/console/cases/{one}")).status_code == 404
+    case = store.find(db, one)
+    db.commit()
+    assert case is not None and case["office_id"] == "MO-GMC" and case["assignee"] == "ravi"
+    assert [r["action"] for r in audit_rows(db, "case_escalate")] == ["case_escalate"]
+    # The same actions over the REST API (one implementation).
+    key = apikeys.create_key(db, "mun", "MUN", ["cases:read", "cases:write"])
+    db.commit()
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://mitra.test") as api:
+        top = await api.post(
+            f"/api/v1/cases/{one}/escalate", json={"note": "again please"}, headers=headers
+        )
+        assert top.status_code == 409  # already at the top of its ladder
+        back = await api.post(f"/api/v1/cases/{one}/assign", json={"officer": ""}, headers=headers)
+        assert back.status_code == 200 and back.json()["assignee"] is None

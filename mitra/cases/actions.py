@@ -18,6 +18,7 @@ from mitra.cases.delivery import deliver_image
 from mitra.cases.desk import CaseDesk
 from mitra.cases.grievances import grievance_view
 from mitra.cases.lifecycle import OPEN, CaseError, allowed
+from mitra.cases.sla import raise_case
 from mitra.cases.store import Actor, Scope
 from mitra.cases.views import application_view
 from mitra.conversation.locale import t
@@ -47,6 +48,7 @@ def summary(case: dict[str, Any], desk: CaseDesk, now: datetime) -> dict[str, An
         "service_title": {"en": service.title.en, "te": service.title.te} if service else None,
         "status": case["status"],
         "office_id": case["office_id"],
+        "assignee": case["assignee"],
         "level": case["offices"][case["level"]].get("level"),
         "district": case["district_code"],
         "mandal": case["mandal_code"],
@@ -207,6 +209,66 @@ def _after_photo(
         case["citizen_id"],
         t(lang, "grievance_after_photo", reference=case["reference"]),
     )
+
+
+def escalate(
+    conn: psycopg.Connection[Any],
+    desk: CaseDesk,
+    reference: str,
+    actor: Actor,
+    scope: Scope,
+    note: str | None,
+) -> dict[str, Any]:
+    """Raise an open case to the next office up its ladder before the clock does (a case this
+    office cannot decide). The citizen is told; the office above gets a fresh clock."""
+    case = store.find(conn, reference, scope, lock=True)
+    if case is None:
+        raise CaseError("not_found", f"no case {reference.strip().upper()}")
+    if case["status"] not in OPEN:
+        raise CaseError("illegal", f"a case that is {case['status'].replace('_', ' ')} stays")
+    if not (note and note.strip()):
+        raise CaseError("invalid", "escalating needs a reason")
+    if case["level"] + 1 >= len(case["offices"]):
+        raise CaseError("illegal", "it is already at the top of its ladder")
+    raise_case(conn, desk.notifier, case, actor, note.strip()[:2000], datetime.now(UTC))
+    return detail(conn, desk, reference, Scope())
+
+
+def assign(
+    conn: psycopg.Connection[Any],
+    desk: CaseDesk,
+    reference: str,
+    username: str,
+    actor: Actor,
+    scope: Scope,
+) -> dict[str, Any]:
+    """Give a case to one officer of its department (empty: to nobody). Its status and clock
+    do not change; the queue shows who has it."""
+    case = store.find(conn, reference, scope, lock=True)
+    if case is None:
+        raise CaseError("not_found", f"no case {reference.strip().upper()}")
+    name = username.strip().lower() or None
+    if name is not None:
+        officer = conn.execute(
+            "SELECT username FROM officers WHERE username = %s AND disabled_at IS NULL"
+            " AND role IN ('officer', 'head') AND department = %s",
+            (name, case["department"]),
+        ).fetchone()
+        if officer is None:
+            raise CaseError("invalid", f"{name} is not an officer of {case['department']}")
+    conn.execute("UPDATE cases SET assignee = %s WHERE id = %s", (name, case["id"]))
+    store._event(
+        conn,
+        case["id"],
+        "assign",
+        case["status"],
+        case["status"],
+        actor,
+        case["office_id"],
+        f"to {name}" if name else "unassigned",
+        datetime.now(UTC),
+    )
+    return detail(conn, desk, reference, scope)
 
 
 def revoke_document(

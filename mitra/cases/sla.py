@@ -20,7 +20,7 @@ import psycopg
 
 from mitra.cases.lifecycle import OPEN
 from mitra.cases.notify import Notifier
-from mitra.cases.store import SLA_CLOCK, _event, act
+from mitra.cases.store import SLA_CLOCK, Actor, _event, act
 
 
 @dataclass(frozen=True)
@@ -88,28 +88,8 @@ def run_round(
                 continue
             ladder = case["offices"]
             if case["level"] + 1 < len(ladder):
-                level = case["level"] + 1
-                office = ladder[level]
-                clock = clock_of(case)
-                grace = max(clock * policy.escalated_fraction, min(policy.escalated_minimum, clock))
-                conn.execute(
-                    "UPDATE cases SET level = %s, office_id = %s, due_at = %s,"
-                    " escalated_at = %s, reminded_at = NULL, updated_at = %s WHERE id = %s",
-                    (level, office["id"], now + grace, now, now, case["id"]),
-                )
-                _event(
-                    conn,
-                    case["id"],
-                    "escalate",
-                    case["status"],
-                    case["status"],
-                    SLA_CLOCK,
-                    office["id"],
-                    f"overdue at {ladder[level - 1]['id']}",
-                    now,
-                )
-                case.update(level=level, office_id=office["id"])
-                notifier.push(conn, case, "escalate", None, now)
+                note = f"overdue at {ladder[case['level']]['id']}"
+                raise_case(conn, notifier, case, SLA_CLOCK, note, now, policy)
                 result.escalated += 1
             else:
                 # Top of the ladder: record the breach once, and stop looking at it until the
@@ -133,6 +113,35 @@ def run_round(
                 result.breached += 1
         result.closed = _close_unrated(conn, notifier, now, policy.reopen_within, batch)
     return result
+
+
+def raise_case(
+    conn: psycopg.Connection[Any],
+    notifier: Notifier,
+    case: dict[str, Any],
+    actor: Actor,
+    note: str,
+    now: datetime,
+    policy: SlaPolicy = SlaPolicy(),
+) -> None:
+    """Move a case (locked by the caller) to the next office up its ladder, with a fresh,
+    shorter clock there, and tell the citizen. The clock does it when a case is overdue; an
+    officer may do it sooner (mitra.cases.actions.escalate)."""
+    ladder = case["offices"]
+    level = case["level"] + 1
+    office = ladder[level]
+    clock = clock_of(case)
+    grace = max(clock * policy.escalated_fraction, min(policy.escalated_minimum, clock))
+    conn.execute(
+        "UPDATE cases SET level = %s, office_id = %s, due_at = %s,"
+        " escalated_at = %s, reminded_at = NULL, updated_at = %s WHERE id = %s",
+        (level, office["id"], now + grace, now, now, case["id"]),
+    )
+    _event(
+        conn, case["id"], "escalate", case["status"], case["status"], actor, office["id"], note, now
+    )
+    case.update(level=level, office_id=office["id"], due_at=now + grace)
+    notifier.push(conn, case, "escalate", None, now)
 
 
 def _close_unrated(

@@ -331,7 +331,7 @@ CASE_COLUMNS = (
     " c.district_code, c.mandal_code, c.locality_code, c.offices, c.level, c.office_id,"
     " c.status, c.question, c.reason, c.sla_days, c.due_at, c.reminded_at, c.escalated_at,"
     " c.document_id, c.created_at, c.updated_at, c.sla_hours, c.priority, c.reports,"
-    " c.resolution, c.resolved_at, c.rating, c.rated_at"
+    " c.resolution, c.resolved_at, c.rating, c.rated_at, c.assignee"
 )
 
 

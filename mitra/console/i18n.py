@@ -62,6 +62,11 @@ TE: dict[str, str] = {
     "Reject": "తిరస్కరించండి",
     "Start": "పని మొదలుపెట్టండి",
     "Resolve": "పరిష్కరించండి",
+    "Escalate": "పై కార్యాలయానికి పంపండి",
+    "Why it needs the office above": "పై కార్యాలయం ఎందుకు చూడాలి",
+    "Assign": "అప్పగించండి",
+    "Assigned to": "అప్పగించినది",
+    "nobody": "ఎవరికీ కాదు",
     # conversations
     "Citizen waiting": "వేచి ఉన్న పౌరులు",
     "Since": "నుంచి",

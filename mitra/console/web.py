@@ -297,11 +297,21 @@ def console_routes(
     async def case_page(request: Request, reference: str) -> HTMLResponse:
         signed = await signed_in(request)
         scope = accounts.scope_of(signed.officer)
+
+        def read(conn: psycopg.Connection[Any]) -> tuple[dict[str, Any], list[Any]]:
+            case = actions.detail(conn, desk(), reference, scope)
+            officers = conn.execute(
+                "SELECT username, display_name FROM officers WHERE department = %s"
+                " AND role IN ('officer', 'head') AND disabled_at IS NULL ORDER BY display_name",
+                (case["department"],),
+            ).fetchall()
+            return case, [dict(o) for o in officers]
+
         try:
-            case = await in_db(lambda conn: actions.detail(conn, desk(), reference, scope))
+            case, officers = await in_db(read)
         except CaseError as exc:
             raise HTTPException(STATUS_OF.get(exc.kind, 400), exc.message) from None
-        return page(request, "case.html", signed=signed, case=case, message=None)
+        return page(request, "case.html", signed=signed, case=case, officers=officers, message=None)
 
     @router.post("/cases/{reference}/act", response_model=None)
     async def act(
@@ -345,6 +355,58 @@ def console_routes(
                 message=exc.message,
             )
         return RedirectResponse(f"{PREFIX}/cases/{reference.strip().upper()}", status_code=303)
+
+    @router.post("/cases/{reference}/escalate", response_model=None)
+    async def escalate(
+        request: Request, reference: str, note: str = Form(""), csrf: str = Form("")
+    ) -> Response:
+        signed = await signed_in(request)
+        check_csrf(signed, csrf)
+        if not signed.officer.can_act:
+            raise HTTPException(403, "auditors read; they do not act")
+        officer, scope, ip = signed.officer, accounts.scope_of(signed.officer), ip_of(request)
+        actor = Actor("officer", officer.display_name, via=f"console:{officer.username}")
+
+        def up(conn: psycopg.Connection[Any]) -> None:
+            done = actions.escalate(conn, desk(), reference, actor, scope, note or None)
+            audit.record(conn, officer.label, "case_escalate", done["reference"], ip, None)
+
+        await case_action(request, signed, reference, up)
+        # Raised above an office-level officer's scope: back to the queue.
+        return RedirectResponse(f"{PREFIX}/", status_code=303)
+
+    @router.post("/cases/{reference}/assign", response_model=None)
+    async def assign(
+        request: Request, reference: str, officer: str = Form(""), csrf: str = Form("")
+    ) -> Response:
+        signed = await signed_in(request)
+        check_csrf(signed, csrf)
+        if not signed.officer.can_act:
+            raise HTTPException(403, "auditors read; they do not act")
+        me, scope, ip = signed.officer, accounts.scope_of(signed.officer), ip_of(request)
+        actor = Actor("officer", me.display_name, via=f"console:{me.username}")
+
+        def give(conn: psycopg.Connection[Any]) -> None:
+            done = actions.assign(conn, desk(), reference, officer, actor, scope)
+            audit.record(conn, me.label, "case_assign", done["reference"], ip, {"to": officer})
+
+        await case_action(request, signed, reference, give)
+        return RedirectResponse(f"{PREFIX}/cases/{reference.strip().upper()}", status_code=303)
+
+    async def case_action(
+        request: Request,
+        signed: Signed,
+        reference: str,
+        work: Callable[[psycopg.Connection[Any]], None],
+    ) -> None:
+        """Run an action; a refusal is the case page again with the reason (404 outside the
+        scope), as HTTPException."""
+        try:
+            await in_db(work)
+        except CaseError as exc:
+            if exc.kind == "not_found":
+                raise HTTPException(404, exc.message) from None
+            raise HTTPException(STATUS_OF.get(exc.kind, 400), exc.message) from None
 
     @router.get("/cases/{reference}/attachments/{attachment_id}")
     async def attachment(request: Request, reference: str, attachment_id: int) -> Response:

@@ -262,6 +262,7 @@ cases = Table(
     Column("resolved_at", DateTime(timezone=True)),
     Column("rating", SmallInteger),
     Column("rated_at", DateTime(timezone=True)),
+    Column("assignee", Text),  # the officer (console username) who has it, if any
     Index("ix_cases_office_status", "office_id", "status"),
     Index("ix_cases_citizen", "citizen_id", "created_at"),
     Index(

@@ -60,6 +60,17 @@ class ActionRequest(BaseModel):
     )
 
 
+class EscalateRequest(BaseModel):
+    note: str = Field(min_length=3, max_length=2000, description="Why the office above.")
+    officer: str | None = Field(default=None, max_length=120)
+
+
+class AssignRequest(BaseModel):
+    officer: str = Field(
+        max_length=100, description="A console username of the case's department; empty: nobody."
+    )
+
+
 class RevokeRequest(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
@@ -176,6 +187,37 @@ def case_api(pool: Callable[[], ConnectionPool], desk: Callable[[], CaseDesk]) -
         return await in_db(
             lambda conn: actions.act(
                 conn, desk(), reference, body.action, actor, scope_of(api_key), body.note, photo
+            )
+        )
+
+    @router.post("/cases/{reference}/escalate", responses={**errors, 409: {"model": Problem}})
+    async def escalate(
+        reference: str,
+        body: EscalateRequest,
+        api_key: ApiKey = Depends(need("cases:write")),  # noqa: B008
+    ) -> dict[str, Any]:
+        """Raise an open case to the next office up its ladder now (the citizen is told)."""
+        actor = (
+            Actor("officer", body.officer.strip(), via=f"api:{api_key.name}")
+            if body.officer and body.officer.strip()
+            else Actor("api", api_key.name)
+        )
+        return await in_db(
+            lambda conn: actions.escalate(
+                conn, desk(), reference, actor, scope_of(api_key), body.note
+            )
+        )
+
+    @router.post("/cases/{reference}/assign", responses={**errors, 422: {"model": Problem}})
+    async def assign(
+        reference: str,
+        body: AssignRequest,
+        api_key: ApiKey = Depends(need("cases:write")),  # noqa: B008
+    ) -> dict[str, Any]:
+        """Give a case to one officer of its department (the console's queue shows who)."""
+        return await in_db(
+            lambda conn: actions.assign(
+                conn, desk(), reference, body.officer, Actor("api", api_key.name), scope_of(api_key)
             )
         )
 

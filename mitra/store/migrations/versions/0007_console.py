@@ -19,6 +19,7 @@ def _now() -> sa.TextClause:
 
 
 def upgrade() -> None:
+    op.add_column("cases", sa.Column("assignee", sa.Text(), nullable=True))
     op.create_table(
         "officers",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
@@ -84,6 +85,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("cases", "assignee")
     op.drop_table("service_switches")
     op.drop_index("ix_audit_events_ip_action", table_name="audit_events")
     op.drop_index("ix_audit_events_at", table_name="audit_events")
