@@ -419,6 +419,16 @@ async def test_resolving_with_an_after_photo_and_the_overdue_filter(
         assert late in overdue and reference not in overdue
         on_time = (await lakshmi.get("/console/", params={"sla": "on_time"})).text
         assert reference in on_time and late not in on_time
+        db.execute(
+            "UPDATE cases SET created_at = now() - interval '10 days' WHERE reference = %s", (late,)
+        )
+        db.commit()
+        recent = (
+            await lakshmi.get("/console/", params={"since": datetime.now(UTC).date().isoformat()})
+        ).text
+        assert reference in recent and late not in recent
+        nonsense = await lakshmi.get("/console/", params={"since": "not-a-date"})
+        assert nonsense.status_code == 200 and late in nonsense.text
         url = f"/console/cases/{reference}/act"
         wrong = await lakshmi.post(
             url,
@@ -674,3 +684,6 @@ async def test_assigning_and_escalating_from_the_console_and_the_api(
         assert top.status_code == 409  # already at the top of its ladder
         back = await api.post(f"/api/v1/cases/{one}/assign", json={"officer": ""}, headers=headers)
         assert back.status_code == 200 and back.json()["assignee"] is None
+    # Department systems' actions are in the audit trail too, with their key's name.
+    assert audit_rows(db, "case_assign")[-1]["actor"] == "api:mun"
+    assert [r["actor"] for r in audit_rows(db, "case_escalate")] == ["officer:lakshmi"]

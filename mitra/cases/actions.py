@@ -70,10 +70,18 @@ def queue(
     overdue: bool | None = None,
     limit: int = 50,
     offset: int = 0,
+    since: datetime | None = None,
 ) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
     rows = store.listing(
-        conn, scope, status=status, service=service, overdue=overdue, limit=limit, offset=offset
+        conn,
+        scope,
+        status=status,
+        service=service,
+        overdue=overdue,
+        limit=limit,
+        offset=offset,
+        since=since,
     )
     return [summary(r, desk, now) for r in rows]
 

@@ -388,9 +388,13 @@ def listing(
     overdue: bool | None = None,
     limit: int = 100,
     offset: int = 0,
+    since: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Cases in scope, soonest due first (an officer's queue)."""
+    """Cases in scope, soonest due first (an officer's queue); `since`: submitted from then."""
     where, params = scope.where()
+    if since is not None:
+        where += " AND c.created_at >= %s"
+        params.append(since)
     if status is not None:
         where += " AND c.status = %s"
         params.append(status)

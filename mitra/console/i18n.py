@@ -35,6 +35,7 @@ TE: dict[str, str] = {
     "overdue": "గడువు దాటింది",
     "on time": "గడువులోపు",
     "Filter": "వడపోయండి",
+    "Submitted from": "ఈ తేదీ నుంచి వచ్చినవి",
     "Reference": "సూచన సంఖ్య",
     "Office": "కార్యాలయం",
     "Nothing in your queue.": "మీ వరుసలో ఏమీ లేదు.",

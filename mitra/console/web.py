@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -261,16 +261,28 @@ def console_routes(
         status: str | None = None,
         service: str | None = None,
         sla: str | None = None,
+        since: str | None = None,
     ) -> HTMLResponse:
         signed = await signed_in(request)
         scope = accounts.scope_of(signed.officer)
         wanted = status if status in STATUSES else None
         code = service.strip().upper() if service else None
         overdue = {"overdue": True, "on_time": False}.get(sla or "")
+        try:
+            start = datetime.combine(date.fromisoformat(since), time(0), IST) if since else None
+        except ValueError:
+            start = None  # a date the browser could not have sent: no filter
 
         def read(conn: psycopg.Connection[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
             items = actions.queue(
-                conn, desk(), scope, status=wanted, service=code, overdue=overdue, limit=200
+                conn,
+                desk(),
+                scope,
+                status=wanted,
+                service=code,
+                overdue=overdue,
+                limit=200,
+                since=start,
             )
             where, params = scope.where()
             counts = conn.execute(
@@ -290,6 +302,7 @@ def console_routes(
             chosen=wanted,
             service=code or "",
             sla=sla or "",
+            since=start.date().isoformat() if start else "",
             statuses=STATUSES,
         )
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 import psycopg
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, Field
 
@@ -26,6 +26,7 @@ from mitra.cases.apikeys import ApiKey
 from mitra.cases.desk import CaseDesk
 from mitra.cases.lifecycle import CaseError
 from mitra.cases.store import Actor, Scope
+from mitra.console import audit
 from mitra.handover import HandoverError
 
 T = TypeVar("T")
@@ -119,6 +120,24 @@ def case_api(pool: Callable[[], ConnectionPool], desk: Callable[[], CaseDesk]) -
     def scope_of(api_key: ApiKey) -> Scope:
         return Scope(department=api_key.department)
 
+    def audited(
+        request: Request,
+        api_key: ApiKey,
+        action: str,
+        target: str,
+        work: Callable[[psycopg.Connection[Any]], T],
+    ) -> Callable[[psycopg.Connection[Any]], T]:
+        """`work`, and its line in the audit trail (who, what, when, from where), in one
+        transaction."""
+
+        def run(conn: psycopg.Connection[Any]) -> T:
+            done = work(conn)
+            ip = request.client.host if request.client else None
+            audit.record(conn, f"api:{api_key.name}", action, target.upper(), ip, None)
+            return done
+
+        return run
+
     errors: dict[int | str, dict[str, Any]] = {
         401: {"model": Problem},
         403: {"model": Problem},
@@ -163,6 +182,7 @@ def case_api(pool: Callable[[], ConnectionPool], desk: Callable[[], CaseDesk]) -
         responses={**errors, 409: {"model": Problem}, 422: {"model": Problem}},
     )
     async def act(
+        request: Request,
         reference: str,
         body: ActionRequest,
         api_key: ApiKey = Depends(need("cases:write")),  # noqa: B008
@@ -185,13 +205,20 @@ def case_api(pool: Callable[[], ConnectionPool], desk: Callable[[], CaseDesk]) -
             except binascii.Error:
                 raise HTTPException(422, "photo.data_base64 is not base64") from None
         return await in_db(
-            lambda conn: actions.act(
-                conn, desk(), reference, body.action, actor, scope_of(api_key), body.note, photo
+            audited(
+                request,
+                api_key,
+                f"case_{body.action}",
+                reference,
+                lambda conn: actions.act(
+                    conn, desk(), reference, body.action, actor, scope_of(api_key), body.note, photo
+                ),
             )
         )
 
     @router.post("/cases/{reference}/escalate", responses={**errors, 409: {"model": Problem}})
     async def escalate(
+        request: Request,
         reference: str,
         body: EscalateRequest,
         api_key: ApiKey = Depends(need("cases:write")),  # noqa: B008
@@ -203,21 +230,39 @@ def case_api(pool: Callable[[], ConnectionPool], desk: Callable[[], CaseDesk]) -
             else Actor("api", api_key.name)
         )
         return await in_db(
-            lambda conn: actions.escalate(
-                conn, desk(), reference, actor, scope_of(api_key), body.note
+            audited(
+                request,
+                api_key,
+                "case_escalate",
+                reference,
+                lambda conn: actions.escalate(
+                    conn, desk(), reference, actor, scope_of(api_key), body.note
+                ),
             )
         )
 
     @router.post("/cases/{reference}/assign", responses={**errors, 422: {"model": Problem}})
     async def assign(
+        request: Request,
         reference: str,
         body: AssignRequest,
         api_key: ApiKey = Depends(need("cases:write")),  # noqa: B008
     ) -> dict[str, Any]:
         """Give a case to one officer of its department (the console's queue shows who)."""
         return await in_db(
-            lambda conn: actions.assign(
-                conn, desk(), reference, body.officer, Actor("api", api_key.name), scope_of(api_key)
+            audited(
+                request,
+                api_key,
+                "case_assign",
+                reference,
+                lambda conn: actions.assign(
+                    conn,
+                    desk(),
+                    reference,
+                    body.officer,
+                    Actor("api", api_key.name),
+                    scope_of(api_key),
+                ),
             )
         )
 
