@@ -687,3 +687,55 @@ async def test_assigning_and_escalating_from_the_console_and_the_api(
     # Department systems' actions are in the audit trail too, with their key's name.
     assert audit_rows(db, "case_assign")[-1]["actor"] == "api:mun"
     assert [r["actor"] for r in audit_rows(db, "case_escalate")] == ["officer:lakshmi"]
+
+
+async def test_the_issued_pdf_the_newest_first_sort_and_breaches(
+    mitra_app: Any, db: Any, cipher: Any
+) -> None:
+    from tests.test_cases import ANSWERS, CHOICES, TENALI
+
+    make(db, "revenue", "head", department="REV")
+    make(db, "engineer", "head", department="ENG")
+    service = default_catalogue().service("REV-01")
+    assert service is not None
+    citizen = new_citizen(db, cipher)
+    with db.transaction():
+        made = store.submit(
+            db,
+            cipher,
+            citizen_id=citizen,
+            effect_id="console-pdf",
+            service=service,
+            language="en",
+            answers=ANSWERS,
+            choices=CHOICES,
+            area=TENALI,
+            profile_name="Lakshmi",
+            now=datetime.now(UTC),
+        )
+        db.execute(
+            "INSERT INTO case_events (case_id, action, actor, office_id)"
+            " SELECT id, 'breach', 'system:sla', office_id FROM cases WHERE reference = %s",
+            (made.reference,),
+        )
+    transport = httpx.ASGITransport(app=mitra_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mitra.test") as revenue:
+        csrf = await sign_in(revenue, "revenue")
+        for action in ("review", "approve"):
+            done = await revenue.post(
+                f"/console/cases/{made.reference}/act", data={"action": action, "csrf": csrf}
+            )
+            assert done.status_code == 303, done.text
+        page = (await revenue.get(f"/console/cases/{made.reference}")).text
+        assert "document.pdf" in page
+        pdf = await revenue.get(f"/console/cases/{made.reference}/document.pdf")
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert pdf.headers["content-type"] == "application/pdf"
+        newest = await revenue.get("/console/", params={"sort": "newest"})
+        assert newest.status_code == 200 and made.reference in newest.text
+        board = (await revenue.get("/console/dashboard")).text
+        assert 'id="breaches"' in board and "WS-TNL-W1" in board
+    async with httpx.AsyncClient(transport=transport, base_url="http://mitra.test") as engineer:
+        await sign_in(engineer, "engineer")
+        refused = await engineer.get(f"/console/cases/{made.reference}/document.pdf")
+        assert refused.status_code == 404

@@ -71,6 +71,7 @@ def queue(
     limit: int = 50,
     offset: int = 0,
     since: datetime | None = None,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
     rows = store.listing(
@@ -82,6 +83,7 @@ def queue(
         limit=limit,
         offset=offset,
         since=since,
+        newest_first=newest_first,
     )
     return [summary(r, desk, now) for r in rows]
 
@@ -217,6 +219,25 @@ def _after_photo(
         case["citizen_id"],
         t(lang, "grievance_after_photo", reference=case["reference"]),
     )
+
+
+def document_pdf(
+    conn: psycopg.Connection[Any], desk: CaseDesk, reference: str, scope: Scope
+) -> tuple[str, bytes]:
+    """The signed PDF a case's approval issued: (its file name, its bytes), in scope only."""
+    case = store.find(conn, reference, scope)
+    row = (
+        conn.execute(
+            "SELECT id, reference, pdf_enc FROM documents WHERE id = %s AND case_id = %s",
+            (case["document_id"], case["id"]),
+        ).fetchone()
+        if case is not None and case["document_id"]
+        else None
+    )
+    if row is None:
+        raise CaseError("not_found", "no document for that case")
+    pdf = desk.cipher.decrypt_bytes(bytes(row["pdf_enc"]), context=b"document_pdf")
+    return f"{row['reference']}-{row['id']}.pdf", pdf
 
 
 def escalate(

@@ -389,8 +389,10 @@ def listing(
     limit: int = 100,
     offset: int = 0,
     since: datetime | None = None,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """Cases in scope, soonest due first (an officer's queue); `since`: submitted from then."""
+    """Cases in scope, soonest due first (an officer's queue) or newest first; `since`:
+    submitted from then."""
     where, params = scope.where()
     if since is not None:
         where += " AND c.created_at >= %s"
@@ -404,9 +406,9 @@ def listing(
     if overdue is not None:
         where += " AND c.status = ANY(%s) AND (c.due_at < now()) = %s"
         params += [list(OPEN), overdue]
+    order = "c.created_at DESC, c.id DESC" if newest_first else "c.due_at, c.id"
     rows = conn.execute(
-        f"SELECT {CASE_COLUMNS} FROM cases c WHERE {where}"
-        " ORDER BY c.due_at, c.id LIMIT %s OFFSET %s",
+        f"SELECT {CASE_COLUMNS} FROM cases c WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
         [*params, limit, offset],
     ).fetchall()
     return [dict(r) for r in rows]

@@ -109,6 +109,12 @@ def figures(
         f" WHERE {where} AND c.status = ANY(%s) GROUP BY 1 ORDER BY 3 DESC, 1 LIMIT 15",
         [*params, list(OPEN)],
     ).fetchall()
+    breaches = conn.execute(
+        f"SELECT e.office_id, count(*) AS n FROM case_events e JOIN cases c ON c.id = e.case_id"
+        f" WHERE {where} AND e.action = 'breach' AND e.at > now() - interval '30 days'"
+        " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15",
+        params,
+    ).fetchall()
     per_day = conn.execute(
         f"SELECT to_char(c.created_at AT TIME ZONE 'Asia/Kolkata', 'YYYY-MM-DD') AS day,"
         f" count(*) AS n FROM cases c WHERE {where}"
@@ -137,6 +143,11 @@ def figures(
             "Open cases by office: on time and overdue",
             [(r["office_id"], [r["on_time"], r["overdue"]]) for r in sla],
             legend=(_("on time"), _("overdue")),
+        ),
+        bars(
+            "breaches",
+            "SLA breaches by office (last 30 days)",
+            [(r["office_id"] or "", [r["n"]]) for r in breaches],
         ),
         bars(
             "ratings",

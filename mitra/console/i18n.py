@@ -86,6 +86,12 @@ TE: dict[str, str] = {
         "పౌరులు ఎక్కడ ఆగిపోతున్నారు (ప్రతి దశకు చేరినవారు, గత 30 రోజులు)"
     ),
     "By department": "శాఖ వారీగా",
+    "SLA breaches by office (last 30 days)": "కార్యాలయం వారీగా గడువు ఉల్లంఘనలు (గత 30 రోజులు)",
+    "Sort": "క్రమం",
+    "soonest due": "గడువు దగ్గరైనవి ముందు",
+    "newest": "కొత్తవి ముందు",
+    "Issued document (PDF)": "జారీ చేసిన పత్రం (PDF)",
+    "Open on a map": "మ్యాప్‌లో చూడండి",
     "open": "తెరిచి ఉన్నవి",
     "decided or closed": "నిర్ణయించినవి / ముగిసినవి",
     # catalogue

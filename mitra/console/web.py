@@ -262,6 +262,7 @@ def console_routes(
         service: str | None = None,
         sla: str | None = None,
         since: str | None = None,
+        sort: str | None = None,
     ) -> HTMLResponse:
         signed = await signed_in(request)
         scope = accounts.scope_of(signed.officer)
@@ -283,6 +284,7 @@ def console_routes(
                 overdue=overdue,
                 limit=200,
                 since=start,
+                newest_first=sort == "newest",
             )
             where, params = scope.where()
             counts = conn.execute(
@@ -303,6 +305,7 @@ def console_routes(
             service=code or "",
             sla=sla or "",
             since=start.date().isoformat() if start else "",
+            sort=sort or "",
             statuses=STATUSES,
         )
 
@@ -420,6 +423,25 @@ def console_routes(
             if exc.kind == "not_found":
                 raise HTTPException(404, exc.message) from None
             raise HTTPException(STATUS_OF.get(exc.kind, 400), exc.message) from None
+
+    @router.get("/cases/{reference}/document.pdf")
+    async def document(request: Request, reference: str) -> Response:
+        signed = await signed_in(request)
+        scope = accounts.scope_of(signed.officer)
+        try:
+            name, pdf = await in_db(
+                lambda conn: actions.document_pdf(conn, desk(), reference, scope)
+            )
+        except CaseError as exc:
+            raise HTTPException(404, exc.message) from None
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Cache-Control": "private, no-store",
+            },
+        )
 
     @router.get("/cases/{reference}/attachments/{attachment_id}")
     async def attachment(request: Request, reference: str, attachment_id: int) -> Response:
