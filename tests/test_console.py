@@ -516,9 +516,14 @@ SCREENS = {
     "conversation": {**{r: 200 for r in ROLES}, "enghead": 404},
     "audit": {r: 404 for r in ROLES} | {"admin": 200, "auditor": 200},
 }
+CASE_ACTION = {**{r: 303 for r in ROLES}, "enghead": 404, "elsewhere": 404, "auditor": 403}
+HANDOVER_ACTION = {**{r: 303 for r in ROLES}, "enghead": 404, "auditor": 403}
 ACTIONS = {
-    "act": {**{r: 303 for r in ROLES}, "enghead": 404, "elsewhere": 404, "auditor": 403},
-    "reply": {**{r: 303 for r in ROLES}, "enghead": 404, "auditor": 403},
+    "act": CASE_ACTION,
+    "assign": CASE_ACTION,
+    "escalate": CASE_ACTION,
+    "reply": HANDOVER_ACTION,
+    "close": HANDOVER_ACTION,
     "switch": {r: 403 for r in ROLES} | {"admin": 303},
 }
 
@@ -528,23 +533,36 @@ async def test_every_role_on_every_screen_and_action(mitra_app: Any, db: Any, ci
 
     for name, (role, scope) in ROLES.items():
         make(db, name, role, **scope)
+    looked_at = grievance(db, cipher, "VS-GNT0201")  # only read: it stays where it is
     cases = {name: grievance(db, cipher, "VS-GNT0201") for name in ROLES}
+    db.execute(  # a ladder to escalate up
+        "UPDATE cases SET offices = offices || %s::jsonb",
+        (
+            '[{"type": "municipal_office", "id": "MO-GMC", "name": {"en": "GMC", "te": "GMC"},'
+            ' "level": "district"}]',
+        ),
+    )
     photo = db.execute(
         "INSERT INTO media (citizen_id, media_id, kind, mime_type, size, sha256, data_enc,"
         " case_id) SELECT c.citizen_id, 'm1', 'image', 'image/jpeg', 3, 'x', %s, c.id"
         " FROM cases c WHERE c.reference = %s RETURNING id",
-        (cipher.encrypt(b"jpg", context=b"media"), cases["admin"]),
+        (cipher.encrypt(b"jpg", context=b"media"), looked_at),
     ).fetchone()["id"]
     db.commit()
     waiting_citizen = new_citizen(db, cipher)
+    own_citizens = {name: new_citizen(db, cipher) for name in ROLES}
     with db.transaction():
         talk = handover.open_handover(db, waiting_citizen, "MUN")["id"]
+        own_talk = {
+            name: handover.open_handover(db, citizen, "MUN")["id"]
+            for name, citizen in own_citizens.items()
+        }
     transport = httpx.ASGITransport(app=mitra_app)
     seen: dict[tuple[str, str], int] = {}
     for name in ROLES:
         async with httpx.AsyncClient(transport=transport, base_url="http://mitra.test") as who:
             csrf = await sign_in(who, name)
-            case = cases["admin"]
+            case = looked_at
             gets = {
                 "queue": "/console/",
                 "dashboard": "/console/dashboard",
@@ -557,9 +575,12 @@ async def test_every_role_on_every_screen_and_action(mitra_app: Any, db: Any, ci
             }
             for screen, path in gets.items():
                 seen[(screen, name)] = (await who.get(path)).status_code
-            posts = {
+            posts = {  # in this order: assigning needs the case still in the officer's scope
                 "act": (f"/console/cases/{cases[name]}/act", {"action": "start"}),
+                "assign": (f"/console/cases/{cases[name]}/assign", {"officer": ""}),
+                "escalate": (f"/console/cases/{cases[name]}/escalate", {"note": "road crew"}),
                 "reply": (f"/console/conversations/{talk}/reply", {"text": "hello"}),
+                "close": (f"/console/conversations/{own_talk[name]}/close", {}),
                 "switch": ("/console/catalogue/MUN-24/switch", {"enabled": "on"}),
             }
             for action, (path, form) in posts.items():
@@ -575,8 +596,13 @@ async def test_every_role_on_every_screen_and_action(mitra_app: Any, db: Any, ci
     assert seen == expected
     # What was refused changed nothing: the cases they could not act on are as they were.
     for name in ("enghead", "elsewhere", "auditor"):
-        assert store.find(db, cases[name])["status"] == "registered"  # type: ignore[index]
+        case = store.find(db, cases[name])
+        assert case is not None and case["status"] == "registered" and case["level"] == 0
+    open_talks = db.execute(
+        "SELECT id FROM handovers WHERE status <> 'closed' ORDER BY id"
+    ).fetchall()
     db.commit()
+    assert {r["id"] for r in open_talks} == {talk, own_talk["enghead"], own_talk["auditor"]}
 
 
 def test_every_console_text_has_its_telugu() -> None:
