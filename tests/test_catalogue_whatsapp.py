@@ -9,6 +9,7 @@ import base64
 import itertools
 from typing import Any
 
+import psycopg
 import pytest
 
 from mitra.catalogue.examples import EXAMPLE_NOW
@@ -60,11 +61,20 @@ async def _run(
 ) -> None:
     # Each example numbers its applications from the start, as `mitra catalog test` does.
     if renumber:
-        db.execute(
-            "TRUNCATE bookings, refunds, payment_events, payments, document_deliveries,"
-            " documents, case_events, cases, case_serials CASCADE"
-        )
-        db.commit()
+        for attempt in range(5):
+            try:
+                db.execute(
+                    "TRUNCATE bookings, refunds, payment_events, payments, document_deliveries,"
+                    " documents, media_deliveries, media, case_followers, case_events, cases,"
+                    " case_serials CASCADE"
+                )
+                db.commit()
+                break
+            except psycopg.errors.DeadlockDetected:
+                # The running worker's loops touch these tables every tick: try again.
+                db.rollback()
+                if attempt == 4:
+                    raise
     wa_id = str(next(CITIZENS))
     await _turn(chat, db, wa_id, {"text": "Hi"})
     label = "తెలుగు" if example.language == "te" else "English"

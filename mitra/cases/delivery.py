@@ -191,6 +191,12 @@ def deliver_image(
 def claim_images(
     conn: psycopg.Connection[Any], cipher: FieldCipher, batch: int = 8
 ) -> list[PendingImage]:
+    # After photos are rare: look before taking row locks (and the media table) every tick.
+    waiting = conn.execute(
+        "SELECT 1 FROM media_deliveries WHERE status IN ('queued', 'uploading') LIMIT 1"
+    ).fetchone()
+    if waiting is None:
+        return []
     with conn.transaction():
         conn.execute(
             "UPDATE media_deliveries SET status = 'queued' WHERE status = 'uploading'"
