@@ -133,6 +133,14 @@ def console_routes(
         if not sessions.csrf_ok(signed, sent):
             raise HTTPException(403, "the form is out of date: reload the page and try again")
 
+    async def acting(request: Request, csrf: str) -> Signed:
+        """A signed-in officer posting a form of theirs, who may act (auditors only read)."""
+        signed = await signed_in(request)
+        check_csrf(signed, csrf)
+        if not signed.officer.can_act:
+            raise HTTPException(403, "auditors read; they do not act")
+        return signed
+
     @router.get("/fonts/{name}")
     async def font(name: str) -> Response:
         """The Noto fonts shipped for documents, so Telugu shows on any office machine (no
@@ -338,10 +346,7 @@ def console_routes(
         csrf: str = Form(""),
         photo: UploadFile | None = None,
     ) -> Response:
-        signed = await signed_in(request)
-        check_csrf(signed, csrf)
-        if not signed.officer.can_act:
-            raise HTTPException(403, "auditors read; they do not act")
+        signed = await acting(request, csrf)
         scope = accounts.scope_of(signed.officer)
         officer = signed.officer
         actor = Actor("officer", officer.display_name, via=f"console:{officer.username}")
@@ -376,10 +381,7 @@ def console_routes(
     async def escalate(
         request: Request, reference: str, note: str = Form(""), csrf: str = Form("")
     ) -> Response:
-        signed = await signed_in(request)
-        check_csrf(signed, csrf)
-        if not signed.officer.can_act:
-            raise HTTPException(403, "auditors read; they do not act")
+        signed = await acting(request, csrf)
         officer, scope, ip = signed.officer, accounts.scope_of(signed.officer), ip_of(request)
         actor = Actor("officer", officer.display_name, via=f"console:{officer.username}")
 
@@ -395,10 +397,7 @@ def console_routes(
     async def assign(
         request: Request, reference: str, officer: str = Form(""), csrf: str = Form("")
     ) -> Response:
-        signed = await signed_in(request)
-        check_csrf(signed, csrf)
-        if not signed.officer.can_act:
-            raise HTTPException(403, "auditors read; they do not act")
+        signed = await acting(request, csrf)
         me, scope, ip = signed.officer, accounts.scope_of(signed.officer), ip_of(request)
         actor = Actor("officer", me.display_name, via=f"console:{me.username}")
 
@@ -499,10 +498,7 @@ def console_routes(
     async def reply(
         request: Request, handover_id: int, text: str = Form(""), csrf: str = Form("")
     ) -> Response:
-        signed = await signed_in(request)
-        check_csrf(signed, csrf)
-        if not signed.officer.can_act:
-            raise HTTPException(403, "auditors read; they do not act")
+        signed = await acting(request, csrf)
         officer, dept, ip = signed.officer, department_of(signed), ip_of(request)
 
         def send(conn: psycopg.Connection[Any]) -> None:
@@ -514,10 +510,7 @@ def console_routes(
 
     @router.post("/conversations/{handover_id}/close", response_model=None)
     async def hand_back(request: Request, handover_id: int, csrf: str = Form("")) -> Response:
-        signed = await signed_in(request)
-        check_csrf(signed, csrf)
-        if not signed.officer.can_act:
-            raise HTTPException(403, "auditors read; they do not act")
+        signed = await acting(request, csrf)
         officer, dept, ip = signed.officer, department_of(signed), ip_of(request)
 
         def close(conn: psycopg.Connection[Any]) -> None:
