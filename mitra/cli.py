@@ -199,6 +199,24 @@ def demo(
     run_demo(host, port)
 
 
+@app.command()
+def chat(
+    phone: Annotated[
+        str, typer.Option(help="The simulated citizen's WhatsApp number, digits only.")
+    ] = "919876543210",
+    name: Annotated[str, typer.Option(help="Their WhatsApp profile name.")] = "Lakshmi",
+    url: Annotated[
+        str | None,
+        typer.Option(help="The Mitra to talk to (default: the demo in MITRA_DATA_DIR)."),
+    ] = None,
+) -> None:
+    """Be a citizen on WhatsApp from this terminal: talk to a running `mitra demo` (or any
+    Mitra serving the fake Graph API). Choose list rows and buttons by number; /help."""
+    from mitra.simulator.terminal import run_chat
+
+    raise typer.Exit(run_chat(phone, name, url))
+
+
 @app.command("fake-graph")
 def fake_graph(
     host: Host = "127.0.0.1",

@@ -86,6 +86,10 @@ class Gazetteer:
             self._entries, self._loaded_at = entries, time.monotonic()
             return entries
 
+    async def places(self) -> list[dict[str, Any]]:
+        """Every village, ward and mandal: {code, name, kind, mandal, district, location}."""
+        return [e.place for e in await self._load()]
+
     async def search(self, text: str) -> dict[str, Any]:
         """{places: [...]} best first, or DepartmentError(not_found)."""
         wanted = normalise(text)

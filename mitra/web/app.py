@@ -127,6 +127,8 @@ def create_web(settings: Settings, *, fake_graph: Any = None) -> Web:
             else:
                 yield
         finally:
+            if "departments" in state:
+                await state["departments"].aclose()
             await writer.stop()
             await pool.close()
             await asyncio.to_thread(sync_pool.close)
@@ -174,6 +176,21 @@ def create_web(settings: Settings, *, fake_graph: Any = None) -> Web:
     )
 
     if fake_graph is not None:
+        from mitra.simulator.web import PREFIX as SIMULATOR_PREFIX
+        from mitra.simulator.web import simulator_routes, static_files
+
+        async def places() -> list[dict[str, Any]]:
+            """The map's places, through the departments' contract like the gazetteer."""
+            if "gazetteer" not in state:
+                from mitra.departments.gazetteer import Gazetteer
+                from mitra.jobs.department_calls import client_from_settings
+
+                state["departments"] = client_from_settings(settings)
+                state["gazetteer"] = Gazetteer(state["departments"])
+            return list(await state["gazetteer"].places())
+
+        app.mount(SIMULATOR_PREFIX + "/static", static_files())
+        app.include_router(simulator_routes(fake_graph, lambda: state["sync_pool"], cipher, places))
         app.mount(FAKE_GRAPH_PREFIX, fake_graph.app)
     if settings.departments == "sandbox":
         from mitra.departments.sandbox import create_sandbox_app

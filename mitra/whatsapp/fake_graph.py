@@ -14,6 +14,10 @@ Control endpoints under `/_fake/` (no token needed) let a test or a demo play a 
 (`POST /_fake/simulate`), read what was sent (`GET /_fake/messages`), make the next sends fail
 (`POST /_fake/errors`) and count (`GET /_fake/stats`). The same controls exist as methods on
 `FakeGraph`.
+
+Each citizen's side of the conversation is kept as a transcript (`events`, `wait_for_events`):
+what they sent and whether Mitra got it and read it, what Mitra sent them and the statuses
+that reached Mitra's webhook. The citizen simulator (`mitra.simulator`) draws it as a chat.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import logging
 import re
 import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -98,6 +102,8 @@ class FakeGraphConfig:
     webhook_attempts: int = 4  # a failed webhook POST is retried, then dropped and counted
     webhook_retry_delay: float = 0.2  # doubling between attempts
     public_url: str | None = None  # base of media URLs; default: the URL the request came to
+    verified_name: str = "Mitra"  # the business's verified name, as citizens see it
+    transcript_events: int = 100_000  # the citizens' transcripts keep this many latest events
     clock: Callable[[], float] = time.monotonic  # for throughput, status timing, URL expiry
 
 
@@ -130,6 +136,28 @@ class MediaItem:
     mime_type: str
     sha256: str
     filename: str | None
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """One thing in a citizen's transcript, numbered in the order it happened.
+
+    kind "in": the citizen sent `data["message"]` (the webhook's message object) as
+    `data["name"]`; "out": Mitra sent `data["body"]` (the Graph API payload) as
+    `data["wamid"]`; "status": `data["wamid"]` reached `data["state"]`: for Mitra's
+    messages the statuses posted to its webhook (sent, delivered, read), for the citizen's
+    "delivered" (Mitra's webhook took it), "failed" (it did not) and "read" (Mitra marked
+    it read); "typing": Mitra shows the typing indicator; "reset": the transcript was
+    cleared."""
+
+    seq: int
+    kind: str
+    wa_id: str
+    at: float  # unix time
+    data: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "kind": self.kind, "wa_id": self.wa_id, "at": self.at, **self.data}
 
 
 @dataclass(frozen=True)
@@ -225,6 +253,10 @@ class FakeGraph:
         self._http = http if http is not None else httpx.AsyncClient(timeout=5.0)
         self._flush_lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
+        self._events: deque[ChatEvent] = deque(maxlen=config.transcript_events)
+        self._event_seq = 0
+        self._event_waiters: list[asyncio.Future[None]] = []
+        self._inbound_to: dict[str, str] = {}  # the citizen's wamid -> their wa_id
         self.app = Starlette(routes=self._routes(), lifespan=self._lifespan)
 
     # ---- Python API for tests and demos -------------------------------------------------
@@ -246,7 +278,62 @@ class FakeGraph:
         self._sent.clear()
         self.reads.clear()
         self._pending.clear()
+        self._events.clear()
+        self._inbound_to.clear()
         return cleared
+
+    def forget(self, wa_id: str) -> int:
+        """Forget one citizen's transcript, the messages sent to them and their pending
+        statuses (the simulator's "reset"); returns how many sent messages were forgotten."""
+        before = len(self._sent)
+        self._sent = [m for m in self._sent if m.to != wa_id]
+        self._pending = [p for p in self._pending if p.message.to != wa_id]
+        heapq.heapify(self._pending)
+        kept = [e for e in self._events if e.wa_id != wa_id]
+        self._events.clear()
+        self._events.extend(kept)
+        self._inbound_to = {w: to for w, to in self._inbound_to.items() if to != wa_id}
+        self._record("reset", wa_id, {})
+        return before - len(self._sent)
+
+    def events(self, after: int = 0, wa_id: str | None = None) -> list[ChatEvent]:
+        """The transcript's events numbered above `after`, oldest first (one citizen's if
+        `wa_id` is given)."""
+        return [
+            e for e in self._events if e.seq > after and (wa_id is None or e.wa_id == wa_id)
+        ]
+
+    @property
+    def last_event(self) -> int:
+        return self._event_seq
+
+    async def wait_for_events(self, after: int, timeout: float) -> bool:
+        """Wait until an event numbered above `after` exists, or `timeout` passes; True if
+        one does."""
+        if self._event_seq > after:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._event_waiters.append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            with contextlib.suppress(ValueError):
+                self._event_waiters.remove(waiter)
+        return self._event_seq > after
+
+    def media(self, media_id: str) -> MediaItem | None:
+        """A media item the fake holds: uploaded by Mitra or sent by a simulated citizen."""
+        return self._media.get(media_id)
+
+    def _record(self, kind: str, wa_id: str, data: dict[str, Any]) -> None:
+        self._event_seq += 1
+        self._events.append(ChatEvent(self._event_seq, kind, wa_id, time.time(), data))
+        waiters, self._event_waiters = self._event_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def add_media(self, data: bytes, mime_type: str, filename: str | None = None) -> str:
         """Store a media item (as an upload would) and return its id."""
@@ -284,7 +371,16 @@ class FakeGraph:
             ],
             waba_id=self.config.waba_id,
         )
+        name = str(spec.get("name") or "Citizen")
+        self._inbound_to[message["id"]] = wa_id
+        if len(self._inbound_to) > self.config.transcript_events:
+            del self._inbound_to[next(iter(self._inbound_to))]
+        self._record("in", wa_id, {"wamid": message["id"], "name": name, "message": message})
         status = await self._post_webhook(payload, attempts=1)
+        ok = status is not None and 200 <= status < 300
+        self._record(
+            "status", wa_id, {"wamid": message["id"], "state": "delivered" if ok else "failed"}
+        )
         return SimulatedInbound(wamid=message["id"], status=status)
 
     async def simulate_text(self, wa_id: str, text: str, name: str = "Citizen") -> SimulatedInbound:
@@ -377,6 +473,9 @@ class FakeGraph:
                 if status is not None and 200 <= status < 300:
                     for p in batch:
                         p.message.statuses.append(p.state)
+                        self._record(
+                            "status", p.message.to, {"wamid": p.message.wamid, "state": p.state}
+                        )
                     self.stats.statuses_posted += len(batch)
                     posted += len(batch)
                 else:
@@ -551,6 +650,11 @@ class FakeGraph:
             self._validate(payload)
             self.reads.append(wamid)
             self.stats.marked_read += 1
+            citizen = self._inbound_to.get(wamid)
+            if citizen is not None:
+                self._record("status", citizen, {"wamid": wamid, "state": "read"})
+                if payload.get("typing_indicator"):
+                    self._record("typing", citizen, {"wamid": wamid})
             return JSONResponse({"success": True})
 
         to = payload.get("to") or payload.get("recipient")
@@ -575,6 +679,7 @@ class FakeGraph:
         )
         self._sent.append(message)
         self.stats.accepted += 1
+        self._record("out", wa_id, {"wamid": message.wamid, "body": payload})
         self._queue_statuses(message)
         return JSONResponse(
             {
@@ -672,7 +777,7 @@ class FakeGraph:
                 {
                     "id": object_id,
                     "display_phone_number": self.config.display_phone_number,
-                    "verified_name": "Mitra (fake)",
+                    "verified_name": self.config.verified_name,
                     "quality_rating": "GREEN",
                 }
             )
