@@ -564,6 +564,8 @@ class FakeGraph:
                 obj["caption"] = media["caption"]
             if filename is not None and kind == "document":
                 obj["filename"] = filename
+            if kind == "audio" and media.get("voice"):
+                obj["voice"] = True  # recorded in the chat, as WhatsApp marks voice notes
             return kind, obj, context
         raise ValueError("say what the citizen sends: text, reply_id, location or media")
 
