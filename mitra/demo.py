@@ -118,12 +118,14 @@ def _print_welcome(settings: Settings, admin: tuple[str, str] | None = None) -> 
     if admin is not None:
         lines.append(f"Console        {base}/console  ({admin[0]} / {admin[1]}, first sign-in)")
     if settings.fake_graph:
+        lines.append(f"Simulator      {base}/simulator  (WhatsApp as citizens see it)")
         lines.append(f"Fake WhatsApp  {fake}")
     console.print(Panel("\n".join(lines), title="Mitra demo is running", expand=False))
     if settings.fake_graph:
         say = '{"wa_id": "919876543210", "name": "Lakshmi", "text": "Hi"}'
         for line in (
-            "Say Hi as a citizen:",
+            "Chat as a citizen in the browser (above) or in this terminal: mitra chat",
+            "Or say Hi as a citizen with curl:",
             f"  curl -s -X POST {fake}/_fake/simulate"
             f" -H 'content-type: application/json' -d '{say}'",
             "See what Mitra answered:",

@@ -207,11 +207,14 @@ def human_size(size: int) -> str:
 
 @dataclass(frozen=True)
 class Line:
-    """One line of a drawn message; `wrap=False` for URLs, which the terminal must fold
-    itself (a URL broken by inserted newlines can no longer be opened or copied)."""
+    """One line of a drawn message, `indent` further in than the message and wrapped with
+    `hang` more for its continuation lines; `wrap=False` for URLs, which the terminal must
+    fold itself (a URL broken by inserted newlines can no longer be opened or copied)."""
 
     text: Text
     wrap: bool = True
+    indent: int = 0
+    hang: int = 0
 
 
 def message_lines(view: Mapping[str, Any], base_url: str) -> list[Line]:
@@ -260,15 +263,15 @@ def _list_lines(view: Mapping[str, Any]) -> list[Line]:
     for section in sections:
         title = str(section.get("title") or "")
         if title and (len(sections) > 1 or title != button):
-            lines.append(Line(Text(f" {title}", style="bold underline")))
+            lines.append(Line(Text(title, style="bold underline"), indent=1))
         for row in section.get("rows") or []:
             number += 1
-            line = Text("  ")
+            line = Text()
             line.append(f"[{number}]", style="bold cyan")
             line.append(f" {row['title']}")
             if row.get("description"):
                 line.append(f" — {row['description']}", style="dim")
-            lines.append(Line(line))
+            lines.append(Line(line, indent=2, hang=len(f"[{number}] ")))
     return lines
 
 
@@ -670,6 +673,9 @@ class Chat:
         action = interpret(line, self.options)
         if action is None:
             return Outcome.STAYED
+        if isinstance(action, Problem | Command) and action is not Command.QUIT:
+            # What was typed stays in view when nothing goes out (a sent line shows as "You").
+            self.say(f"› {line.strip()}", "dim")
         if isinstance(action, Problem):
             self.say(action.message, "red")
             return Outcome.STAYED
@@ -704,19 +710,20 @@ class Chat:
         self.console.print(Text(message, style=style), soft_wrap=True)
 
     def _print_line(self, line: Line, indent: int) -> None:
-        pad = Text(" " * indent)
+        indent += line.indent
         if not line.wrap:
-            self.console.print(pad + line.text, soft_wrap=True)
+            self.console.print(Text(" " * indent) + line.text, soft_wrap=True)
             return
-        width = max(20, self.console.width - indent)
-        for part in line.text.wrap(self.console, width):
+        width = max(20, self.console.width - indent - line.hang)
+        for number, part in enumerate(line.text.wrap(self.console, width)):
             part.rstrip()
-            self.console.print(pad + part, soft_wrap=True)
+            pad = indent + (line.hang if number else 0)
+            self.console.print(Text(" " * pad) + part if part.plain else part, soft_wrap=True)
 
     def rprompt(self) -> list[tuple[str, str]]:
         """Beside the prompt: the connection, Mitra typing, the ticks of what was sent last."""
         if not self.connected:
-            return [("fg:ansiyellow", "reconnecting…")]
+            return [("fg:ansiyellow", "reconnecting…" if self.was_connected else "connecting…")]
         if time.monotonic() < self.typing_until:
             return [("fg:ansigreen italic", f"{self.business} is typing…")]
         ticks = {
