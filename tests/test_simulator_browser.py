@@ -149,14 +149,16 @@ async def test_a_citizen_donates_and_opens_the_receipt(
             await say(ravi, "Hi")
             await ravi.locator("button[data-reply-id='lang:en']").click()
             await ravi.locator("li.out", has_text="Choose a department").wait_for()
-            await ravi.locator(".attach").click()
-            await ravi.locator(".attach-menu button[data-kind=location]").click()
+            # He reports a pothole: Mitra asks where, with WhatsApp's "Send location" button.
+            await say(ravi, "MUN-25")
+            await ravi.locator("li.out[data-kind=location_request] .row-button").last.click()
             sheet = ravi.locator(".location-sheet")
             await sheet.locator("svg.map circle").first.wait_for(state="attached")
             box = await sheet.locator("svg.map").bounding_box()
             assert box is not None
             await page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.45)
             assert await sheet.locator(".lat").input_value() != ""
+            assert "Near " in await sheet.locator(".place").inner_text()
             await sheet.locator(".lat").fill("north")
             await sheet.locator(".sheet-send").click()
             assert "Latitude" in await sheet.locator(".coords-error").inner_text()
@@ -164,7 +166,9 @@ async def test_a_citizen_donates_and_opens_the_receipt(
             await sheet.locator(".lon").fill("80.64")
             await sheet.locator(".sheet-send").click()
             await ravi.locator("li.in[data-kind=location]").wait_for()
+            await ravi.locator("li.out", has_text="Describe").last.wait_for()
             assert await sita.locator("li.in[data-kind=location]").count() == 0
+            await ravi.locator(".chat").evaluate("(c) => { c.scrollTop = c.scrollHeight; }")
             await page.screenshot(path=str(artifacts / "5-side-by-side.png"))
 
             # Reset: Ravi's chat empties and Mitra greets him afresh.
