@@ -46,7 +46,7 @@ def running_demo(database_url: str, data_dir: Path, *, timeout: float = 90.0) ->
     log_path = data_dir / "demo.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        proc = subprocess.Popen(  # our own interpreter and module
             [sys.executable, "-m", "mitra", "demo", "--host", "127.0.0.1", "--port", str(port)],
             env=demo_env(database_url, data_dir),
             stdout=log,

@@ -437,10 +437,12 @@ async def test_the_transcript_says_whether_mitra_took_a_message(state: str) -> N
         ("status", "read"),
         ("typing", None),
     ]
-    waiting = asyncio.create_task(fake.wait_for_events(fake.last_event, timeout=5))
+    waiting = asyncio.create_task(fake.wait_for_events(fake.last_event))
     await asyncio.sleep(0.01)
+    assert not waiting.done()
     fake.forget(CITIZEN)
-    assert await waiting is True
+    await asyncio.wait_for(waiting, 5)
     assert [e.kind for e in fake.events()] == ["reset"]
-    assert await fake.wait_for_events(fake.last_event, timeout=0.05) is False
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(fake.wait_for_events(fake.last_event), 0.05)
     await fake.aclose()

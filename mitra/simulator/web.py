@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -186,7 +187,9 @@ def simulator_routes(
                 for event in fake.events(seen, wa_id):
                     yield {"id": str(event.seq), "data": json.dumps(as_json(event))}
                 seen = max(seen, top)
-                await fake.wait_for_events(seen, timeout=15.0)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(15):
+                        await fake.wait_for_events(seen)
 
         # A ping every 15 s keeps proxies from closing a quiet stream; the browser's
         # EventSource reconnects by itself with Last-Event-ID, so nothing is lost.
@@ -234,7 +237,7 @@ def simulator_routes(
             item.data,
             media_type=item.mime_type if inline else "application/octet-stream",
             headers={
-                "Content-Disposition": f'{"inline" if inline else "attachment"}; '
+                "Content-Disposition": f"{'inline' if inline else 'attachment'}; "
                 f'filename="{filename}"',
                 "X-Content-Type-Options": "nosniff",
                 "Cache-Control": "private, max-age=3600",
@@ -259,4 +262,3 @@ def _safe_filename(name: str) -> str:
 
 def _extension(mime_type: str) -> str:
     return mime_type.split("/")[-1].split("+")[0] or "bin"
-

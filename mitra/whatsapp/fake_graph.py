@@ -299,29 +299,23 @@ class FakeGraph:
     def events(self, after: int = 0, wa_id: str | None = None) -> list[ChatEvent]:
         """The transcript's events numbered above `after`, oldest first (one citizen's if
         `wa_id` is given)."""
-        return [
-            e for e in self._events if e.seq > after and (wa_id is None or e.wa_id == wa_id)
-        ]
+        return [e for e in self._events if e.seq > after and (wa_id is None or e.wa_id == wa_id)]
 
     @property
     def last_event(self) -> int:
         return self._event_seq
 
-    async def wait_for_events(self, after: int, timeout: float) -> bool:
-        """Wait until an event numbered above `after` exists, or `timeout` passes; True if
-        one does."""
-        if self._event_seq > after:
-            return True
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._event_waiters.append(waiter)
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
-        except TimeoutError:
-            pass
-        finally:
-            with contextlib.suppress(ValueError):
-                self._event_waiters.remove(waiter)
-        return self._event_seq > after
+    async def wait_for_events(self, after: int) -> None:
+        """Return once an event numbered above `after` exists (bound it with
+        `asyncio.timeout`)."""
+        while self._event_seq <= after:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._event_waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._event_waiters.remove(waiter)
 
     def media(self, media_id: str) -> MediaItem | None:
         """A media item the fake holds: uploaded by Mitra or sent by a simulated citizen."""
