@@ -21,8 +21,7 @@ def reset(conn: psycopg.Connection[Any], cipher: FieldCipher, wa_id: str) -> boo
     if row is None:
         return False
     conn.execute(
-        "UPDATE citizens SET session_enc = NULL, language = NULL, consent_at = NULL"
-        " WHERE id = %s",
+        "UPDATE citizens SET session_enc = NULL, language = NULL, consent_at = NULL WHERE id = %s",
         (row["id"],),
     )
     conn.execute(
