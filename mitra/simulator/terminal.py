@@ -471,12 +471,13 @@ class Chat:
     outs: int = 0  # counters the piped mode waits on
     resets: int = 0
     events: int = 0
+    unsent: str = ""  # a line that could not be sent
     invalidate: Callable[[], None] = field(default=lambda: None)
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # set at each event
 
     # -- the start ---------------------------------------------------------------------------
 
-    async def reach(self) -> tuple[dict[str, Any], list[dict[str, Any]]] | str:
+    async def reach(self) -> tuple[str, list[dict[str, Any]]] | str:
         """The business's name and the chat so far, or a one-line reason Mitra is not there."""
         hint = "start it with `mitra demo` (or pass --url)"
         try:
@@ -486,13 +487,16 @@ class Chat:
             info.raise_for_status()
             transcript = await self.http.get(f"{API}/transcript", params={"wa_id": self.phone})
             transcript.raise_for_status()
-            return info.json(), list(transcript.json().get("events") or [])
+            business = info.json()["business"]["name"]
+            return str(business), list(transcript.json()["events"])
         except httpx.HTTPStatusError as exc:
             code = exc.response.status_code
             return f"Mitra at {self.base_url} answered HTTP {code}: {hint}."
-        except (httpx.HTTPError, ValueError) as exc:
+        except httpx.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
             return f"Cannot reach Mitra at {self.base_url} ({reason}): {hint}."
+        except (ValueError, LookupError, TypeError):
+            return f"{self.base_url} answers, but not as Mitra's citizen simulator: {hint}."
 
     def header(self) -> None:
         self.console.print(Rule(Text(f" {self.business} ✓ ", style="bold green")))
@@ -689,7 +693,10 @@ class Chat:
             return Outcome.RESET if await self._post("reset", body) else Outcome.STAYED
         assert isinstance(action, Outgoing)
         body = {"wa_id": self.phone, "name": self.name, **action.fields}
-        return Outcome.SENT if await self._post("send", body) else Outcome.STAYED
+        if await self._post("send", body):
+            return Outcome.SENT
+        self.unsent = line  # back at the prompt, to fix or send again
+        return Outcome.STAYED
 
     async def _post(self, what: str, body: dict[str, Any]) -> bool:
         """POST to the simulator; the result shows up in the stream, problems show here."""
@@ -808,8 +815,7 @@ async def _chat(base_url: str, phone: str, name: str, interactive: bool) -> int:
         reached = await chat.reach()
         if isinstance(reached, str):
             raise _Unreachable(reached)
-        info, history = reached
-        chat.business = str((info.get("business") or {}).get("name") or "Mitra")
+        chat.business, history = reached
         with _output(interactive) as console:
             chat.console = console
             chat.header()
@@ -852,8 +858,9 @@ async def _prompt(chat: Chat) -> None:
     )
     chat.invalidate = session.app.invalidate
     while True:
+        unsent, chat.unsent = chat.unsent, ""
         try:
-            line = await session.prompt_async([("class:prompt", "› ")])
+            line = await session.prompt_async([("class:prompt", "› ")], default=unsent)
         except (EOFError, KeyboardInterrupt):
             return
         if await chat.handle(line) is Outcome.QUIT:
@@ -885,9 +892,10 @@ def _stdin_lines() -> asyncio.Queue[str | None]:
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     def read() -> None:
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r\n"))
-        loop.call_soon_threadsafe(queue.put_nowait, None)
+        with contextlib.suppress(RuntimeError):  # the chat ended first: the loop is closed
+            for line in sys.stdin:
+                loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r\n"))
+            loop.call_soon_threadsafe(queue.put_nowait, None)
 
     threading.Thread(target=read, name="mitra-chat-stdin", daemon=True).start()
     return queue
