@@ -69,7 +69,14 @@ async def _serve_all(settings: Settings, host: str, port: int) -> None:
     fake = fake_graph_for(settings) if settings.fake_graph else None
     app = create_web(settings, fake_graph=fake).asgi
     server = _QuietServer(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,  # a browser's open stream must not hold Ctrl+C
+        )
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -86,8 +93,17 @@ async def _serve_all(settings: Settings, host: str, port: int) -> None:
     admin = await asyncio.to_thread(_demo_admin, settings)
     _print_welcome(settings, admin)
     await stop.wait()
+    _end_event_streams()
     server.should_exit = True
     await asyncio.gather(serving, worker, return_exceptions=True)
+
+
+def _end_event_streams() -> None:
+    """Close the simulator's open event streams (an open /simulator page, a `mitra chat`):
+    sse-starlette ends them only when told, and uvicorn waits for them before it exits."""
+    from sse_starlette.sse import AppStatus
+
+    AppStatus.should_exit = True
 
 
 def _demo_admin(settings: Settings) -> tuple[str, str]:

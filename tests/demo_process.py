@@ -68,9 +68,11 @@ def running_demo(database_url: str, data_dir: Path, *, timeout: float = 90.0) ->
             yield url
         finally:
             if proc.poll() is None:
+                # Ctrl+C must stop it, even with a simulator page or `mitra chat` still open.
                 proc.send_signal(signal.SIGINT)
                 try:
                     proc.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+                    raise AssertionError("mitra demo did not stop on Ctrl+C") from None

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,7 +31,7 @@ from mitra.simulator.web import simulator_routes
 from mitra.web.app import cipher_for, sync_pool_for
 from mitra.whatsapp import messages
 from mitra.whatsapp.fake_graph import FakeGraph, FakeGraphConfig, MediaItem
-from tests.demo_process import free_port
+from tests.demo_process import free_port, running_demo
 from tests.harness import Chat, eventually, running_mitra
 
 CITIZEN = "919800000011"
@@ -152,6 +153,15 @@ async def test_the_event_stream_is_live_and_resumes(settings: Any, db: Any) -> N
                 http, {"wa_id": CITIZEN, "after": 0}, until=lambda e: e["seq"] >= seqs[-1]
             )
             assert {e["wa_id"] for e in mine} == {CITIZEN}
+            # A browser back from a restarted demo is told, then given the new transcript.
+            again = await read_stream(
+                http,
+                {"wa_id": CITIZEN},
+                headers={"Last-Event-ID": "0ld0ld00.9999"},
+                until=lambda e: e["kind"] == "out",
+            )
+            assert again[0]["kind"] == "restart"
+            assert again[1]["kind"] == "in" and again[1]["view"]["text"] == "Hi"
             refused = await http.get("/simulator/api/events", params={"wa_id": "not-a-number"})
             assert refused.status_code == 422
 
@@ -176,7 +186,7 @@ async def read_stream(
                 ids.append(line[3:].strip())
             elif line.startswith("data:"):
                 event = json.loads(line[5:].strip())
-                assert ids and ids[-1] == str(event["seq"]), "each event carries its id"
+                assert ids and ids[-1].endswith(f".{event['seq']}"), "each event carries its id"
                 got.append(event)
                 if until(event):
                     return got
@@ -446,3 +456,26 @@ async def test_the_transcript_says_whether_mitra_took_a_message(state: str) -> N
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(fake.wait_for_events(fake.last_event), 0.05)
     await fake.aclose()
+
+
+@pytest.mark.slow
+def test_the_demo_stops_on_ctrl_c_with_a_chat_open(settings: Any, db: Any, tmp_path: Any) -> None:
+    """An open simulator page holds an event stream; Ctrl+C still stops the demo (within
+    `running_demo`'s 20 s, or it fails) and the stream is closed by the server."""
+    opened = threading.Event()
+    ended = threading.Event()
+
+    def follow(url: str) -> None:
+        with httpx.stream("GET", f"{url}/simulator/api/events", timeout=60) as response:
+            assert response.status_code == 200
+            opened.set()
+            with contextlib.suppress(httpx.HTTPError):
+                for _ in response.iter_lines():
+                    pass
+        ended.set()
+
+    with running_demo(settings.database_url, tmp_path / "demo") as url:
+        follower = threading.Thread(target=follow, args=(url,), daemon=True)
+        follower.start()
+        assert opened.wait(30), "the event stream opened"
+    assert ended.wait(10), "the server closed the stream when it stopped"

@@ -23,6 +23,7 @@ import binascii
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -176,16 +177,23 @@ def simulator_routes(
     async def events(request: Request, wa_id: str | None = None, after: int = 0) -> Any:
         if wa_id is not None and not _is_wa_id(wa_id):
             raise HTTPException(422, "wa_id must be the citizen's number in digits")
+        # Event ids are "<run>.<seq>": a browser reconnecting to a restarted demo (whose
+        # numbers start again at 1) is told so and given the new transcript from the start.
         resume = request.headers.get("last-event-id", "")
-        start = int(resume) if resume.isdigit() else max(0, after)
+        run, _, number = resume.rpartition(".")
+        restarted = bool(resume) and not (number.isdigit() and run in ("", fake.run))
+        start = int(number) if resume and not restarted else max(0, after)
 
         async def stream() -> AsyncIterator[dict[str, Any]]:
             seen = start
+            if restarted:
+                restart = {"seq": 0, "kind": "restart", "wa_id": wa_id or "", "at": time.time()}
+                yield {"id": f"{fake.run}.0", "data": json.dumps(restart)}
             while True:
                 # Read up to `top` at once: events added while these are sent come next time.
                 top = fake.last_event
                 for event in fake.events(seen, wa_id):
-                    yield {"id": str(event.seq), "data": json.dumps(as_json(event))}
+                    yield {"id": f"{fake.run}.{event.seq}", "data": json.dumps(as_json(event))}
                 seen = max(seen, top)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(15):

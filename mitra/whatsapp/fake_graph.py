@@ -257,6 +257,8 @@ class FakeGraph:
         self._event_seq = 0
         self._event_waiters: list[asyncio.Future[None]] = []
         self._inbound_to: dict[str, str] = {}  # the citizen's wamid -> their wa_id
+        # Names this run of the fake: event numbers start again at 1 when it restarts.
+        self.run = secrets.token_hex(4)
         self.app = Starlette(routes=self._routes(), lifespan=self._lifespan)
 
     # ---- Python API for tests and demos -------------------------------------------------

@@ -142,6 +142,14 @@
 
   function receive(event) {
     const waId = event.wa_id;
+    if (event.kind === "restart") {
+      // The server restarted (a new demo): its transcript starts again, and follows.
+      transcripts.clear();
+      for (const pane of panes.values()) {
+        pane.chat.replaceChildren(system("Mitra restarted: this chat starts again."));
+      }
+      return;
+    }
     if (event.kind === "reset") {
       transcripts.set(waId, []);
     } else {
