@@ -380,6 +380,7 @@ def test_every_message_mitra_sends_has_a_view() -> None:
     view = shown(messages.document(media_id="77", caption="Your certificate"))
     assert view["media"]["url"] == "/m/77" and view["media"]["filename"] == "certificate.pdf"
     assert view["media"]["mime_type"] == "application/pdf" and view["media"]["size"] == 8
+    assert view["media"]["verify_url"] is None, "not a Mitra document: no QR code to follow"
     gone = shown(messages.document(media_id="78", filename="old.pdf"))
     assert gone["media"]["url"] is None and gone["media"]["filename"] == "old.pdf"
     assert shown(messages.image(link="https://x.example/p.jpg"))["media"]["url"].startswith("https")

@@ -120,6 +120,15 @@ async def test_a_citizen_donates_and_opens_the_receipt(
             await viewer.wait_for_load_state()
             assert viewer.url == f"{url}{href}"
             await viewer.close()
+            # Its QR code leads to the verification page, which opens as a phone's camera would.
+            async with context.expect_page() as opened:
+                await sita.locator("li.out[data-kind=document] a.qr").last.click()
+            verification = await opened.value
+            await verification.wait_for_load_state()
+            assert "/verify/" in verification.url
+            assert "Genuine and valid" in await verification.inner_text("body")
+            await verification.screenshot(path=str(artifacts / "4-verify.png"), full_page=True)
+            await verification.close()
             async with httpx.AsyncClient(base_url=url) as http:
                 pdf = (await http.get(href)).content
                 keys = PublicKeys.from_json((await http.get("/verify/keys.json")).text)
@@ -136,7 +145,7 @@ async def test_a_citizen_donates_and_opens_the_receipt(
             )
             assert await replies.count() >= 10
             await sita.locator(".chat").evaluate("(c) => { c.scrollTop = c.scrollHeight; }")
-            await page.screenshot(path=str(artifacts / "4-receipt.png"))
+            await page.screenshot(path=str(artifacts / "5-receipt.png"))
 
             # A second citizen, side by side, in English; the first chat is untouched.
             await page.fill("#add-citizen input[name=wa_id]", "12")
@@ -169,7 +178,7 @@ async def test_a_citizen_donates_and_opens_the_receipt(
             await ravi.locator("li.out", has_text="Describe").last.wait_for()
             assert await sita.locator("li.in[data-kind=location]").count() == 0
             await ravi.locator(".chat").evaluate("(c) => { c.scrollTop = c.scrollHeight; }")
-            await page.screenshot(path=str(artifacts / "5-side-by-side.png"))
+            await page.screenshot(path=str(artifacts / "6-side-by-side.png"))
 
             # Reset: Ravi's chat empties and Mitra greets him afresh.
             await ravi.locator(".menu-button").click()

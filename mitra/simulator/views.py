@@ -9,7 +9,9 @@ A view is a dict with `kind` and what that kind needs:
     link              text, link {label, url}                 (a call-to-action URL button)
     location_request  text                                    ("Send location")
     image | audio | video | sticker | document
-                      media {id, url, mime_type, filename, caption, size}
+                      media {id, url, mime_type, filename, caption, size, verify_url}
+                      (verify_url: where a Mitra document's QR code leads, read from
+                      the document's own signed facts; what a phone's camera would open)
     location          location {latitude, longitude, name, address}
     reply             text (the title of the row or button the citizen tapped)
     template          text (the approved body, filled in), template (its name)
@@ -22,6 +24,7 @@ HTML: the page builds its elements from these strings with `textContent`, never 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -162,11 +165,29 @@ def _media_view(
         if item is not None:
             view.update(url=media_url(media_id), mime_type=item.mime_type, size=len(item.data))
             view["filename"] = view["filename"] or item.filename or ""
+            if item.mime_type == "application/pdf":
+                view["verify_url"] = _qr_target(item.sha256, item.data)
         else:
             view.update(url=None, mime_type=str(obj.get("mime_type") or ""), size=None)
     else:
         view.update(url=str(obj.get("link") or "") or None, mime_type="", size=None)
     return view
+
+
+@functools.lru_cache(maxsize=256)
+def _qr_target(sha256: str, data: bytes) -> str | None:
+    """The verification page a Mitra document's QR code encodes (its signed facts carry the
+    same URL), or None for any other PDF. Cached by content: a chat replays often."""
+    from mitra.documents.container import SealError, find_seal, has_seal
+
+    if not has_seal(data):
+        return None
+    try:
+        facts = json.loads(find_seal(data).facts_json)
+    except (SealError, ValueError):
+        return None
+    url = facts.get("verify_url") if isinstance(facts, dict) else None
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
 
 
 def _location(obj: Mapping[str, Any]) -> dict[str, Any]:

@@ -275,6 +275,13 @@
         case "sticker":
         case "document":
           bubble.append(documentCard(media));
+          if (media.verify_url && safeUrl(media.verify_url)) {
+            // What pointing a phone's camera at the document's QR code opens.
+            bubble.append(el("a", {
+              class: "row-button qr", href: safeUrl(media.verify_url), target: "_blank",
+              rel: "noopener noreferrer", title: "Open what the document's QR code points to",
+            }, "Scan its QR code: verify"));
+          }
           break;
         case "location":
           bubble.append(pin(view.location));
