@@ -262,14 +262,14 @@
       const media = view.media;
       switch (view.kind) {
         case "image":
-          if (media.url) {
-            const picture = el("img", { src: media.url, alt: media.caption || "photo" });
-            bubble.append(el("a", { href: media.url, target: "_blank", rel: "noopener" }, picture));
+          if (safeUrl(media.url)) {
+            const picture = el("img", { src: safeUrl(media.url), alt: media.caption || "photo" });
+            bubble.append(el("a", { href: safeUrl(media.url), target: "_blank", rel: "noopener" }, picture));
           } else bubble.append(el("div", { class: "text" }, "Photo (no longer available)"));
           break;
         case "audio":
         case "video":
-          if (media.url) bubble.append(el(view.kind, { src: media.url, controls: "" }));
+          if (safeUrl(media.url)) bubble.append(el(view.kind, { src: safeUrl(media.url), controls: "" }));
           else bubble.append(el("div", { class: "text" }, "Voice note (no longer available)"));
           break;
         case "sticker":
@@ -537,6 +537,7 @@
   }
 
   function safeUrl(url) {
+    if (!url) return "";
     try {
       const parsed = new URL(url, location.href);
       return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : "";
@@ -575,7 +576,7 @@
       el("span", { class: "icon" }, type === "PDF" ? "PDF" : type),
       el("span", { class: "file" }, el("b", {}, media.filename || "Document"),
         el("span", {}, type + size)));
-    if (media.url) card.href = media.url;
+    if (safeUrl(media.url)) card.href = safeUrl(media.url);
     return card;
   }
 
