@@ -9,6 +9,8 @@ test-artifacts/simulator/ (the README shows one of them)."""
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,32 @@ from tests.test_console_browser import CHROMIUM, FLAGS
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "simulator"
 SITA = "919800000021"
 RAVI = "919800000022"
+
+
+def pothole_png(width: int = 240, height: int = 150) -> bytes:
+    """A real PNG (a grey road with a dark pothole), made here so the chat can draw it."""
+    rows = b""
+    for y in range(height):
+        row = bytearray([0])  # filter: none
+        for x in range(width):
+            inside = ((x - 130) / 55) ** 2 + ((y - 80) / 28) ** 2 <= 1
+            shade = 45 if inside else 128 + (x + y) % 7
+            row += bytes([shade, shade, shade - 6])
+        rows += bytes(row)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
 WAIT = 30_000  # ms: this machine can be slow, and a payment goes through three systems
 
 
@@ -43,6 +71,14 @@ async def choose_row(phone: Any, row_id: str) -> None:
     await sheet.locator(".sheet-send").click()
 
 
+async def attach(phone: Any, kind: str, path: Path) -> None:
+    """The paperclip, then Photo or Voice note, then a file from this computer."""
+    await phone.locator(".attach").click()
+    async with phone.page.expect_file_chooser() as chooser:
+        await phone.locator(f".attach-menu button[data-kind={kind}]").click()
+    await (await chooser.value).set_files(str(path))
+
+
 async def say(phone: Any, text: str) -> None:
     await phone.locator(".composer .text").fill(text)
     await phone.locator(".composer .send").click()
@@ -54,6 +90,10 @@ async def test_a_citizen_donates_and_opens_the_receipt(
 ) -> None:
     from playwright.async_api import async_playwright
 
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "pothole.png").write_bytes(pothole_png())
+    (files / "note.ogg").write_bytes(b"OggS\x00\x02" + bytes(range(256)) * 16)
     with running_demo(settings.database_url, tmp_path / "demo") as url:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -177,8 +217,29 @@ async def test_a_citizen_donates_and_opens_the_receipt(
             await ravi.locator("li.in[data-kind=location]").wait_for()
             await ravi.locator("li.out", has_text="Describe").last.wait_for()
             assert await sita.locator("li.in[data-kind=location]").count() == 0
+            # A voice note and a photo from files, fetched by Mitra through the Graph API.
+            await attach(ravi, "voice", files / "note.ogg")
+            await ravi.locator("li.in[data-kind=audio]").wait_for()
+            await ravi.locator("li.out", has_text="Send a photo").last.wait_for()
+            await attach(ravi, "image", files / "pothole.png")
+            await ravi.locator("li.in[data-kind=image] img").wait_for()
+            await ravi.locator("li.out", has_text="Photo 1 of 3 kept").wait_for()
+            await ravi.locator("button[data-reply-id='opt:photos:done']").last.click()
+            await ravi.locator("button[data-reply-id='opt:confirm:yes']").last.click()
+            await ravi.locator("li.out", has_text="GRV-MUN-").wait_for()
+            shown = await ravi.locator("li.in[data-kind=image] img").evaluate(
+                "(img) => img.complete && img.naturalWidth > 0"
+            )
+            assert shown, "the photo is drawn in the chat"
             await ravi.locator(".chat").evaluate("(c) => { c.scrollTop = c.scrollHeight; }")
             await page.screenshot(path=str(artifacts / "6-side-by-side.png"))
+
+            # He switches language from the chat's menu: Mitra offers the two.
+            await ravi.locator(".menu-button").click()
+            await ravi.locator(".menu button[data-action=language]").click()
+            await ravi.locator("li.in", has_text="language").wait_for()
+            await ravi.locator("button[data-reply-id='lang:te']").last.click()
+            await ravi.locator("li.out", has_text="మీకు ఏ సేవ కావాలి").wait_for()
 
             # Reset: Ravi's chat empties and Mitra greets him afresh.
             await ravi.locator(".menu-button").click()
