@@ -27,6 +27,7 @@ from mitra.simulator.terminal import (
     Outgoing,
     Problem,
     interpret,
+    message_lines,
     sse_events,
     whatsapp_text,
 )
@@ -310,3 +311,21 @@ def test_whatsapp_formatting_becomes_styles_not_markup() -> None:
     assert text.plain == "Pay ₹500 by Friday [see] file_name_here"
     styled = {text.plain[s.start : s.end]: str(s.style) for s in text.spans}
     assert styled == {"₹500": "bold", "Friday": "italic"}
+
+
+def test_a_document_shows_its_file_and_where_its_qr_code_leads() -> None:
+    view = {
+        "kind": "document",
+        "media": {
+            "url": "/simulator/media/42",
+            "filename": "receipt.pdf",
+            "mime_type": "application/pdf",
+            "size": 50_000,
+            "caption": "Your receipt",
+            "verify_url": "http://127.0.0.1:8000/verify/D-1",
+        },
+    }
+    shown = [line.text.plain for line in message_lines(view, "http://127.0.0.1:8000")]
+    assert any("receipt.pdf" in line for line in shown)
+    assert "http://127.0.0.1:8000/simulator/media/42" in shown
+    assert "QR code → http://127.0.0.1:8000/verify/D-1" in shown

@@ -292,6 +292,11 @@ def _media_lines(kind: str, media: Mapping[str, Any], base_url: str) -> list[Lin
         lines.append(Line(Text(_absolute(str(url), base_url), style="underline"), False))
     else:
         lines.append(Line(Text("(no longer available)", style="dim")))
+    verify = media.get("verify_url")
+    if verify:  # a Mitra document: where its QR code leads, as a phone's camera would open it
+        lines.append(
+            Line(Text("QR code → ", style="dim") + Text(str(verify), style="underline"), False)
+        )
     return lines
 
 
