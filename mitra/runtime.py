@@ -65,6 +65,10 @@ def demo_defaults(data_dir: Path, public_url: str) -> dict[str, str]:
         "MITRA_GRAPH_API_URL": public_url + "/fake-graph",
         "MITRA_FAKE_GRAPH": "true",
         "MITRA_DEPARTMENTS": "sandbox",
+        # Pacing a chatty citizen to one message in 6 s after a burst of 20 keeps Mitra under
+        # WhatsApp's pair rate limit; the fake has none, and a trainer tapping through three
+        # services in the simulator should not wait 6 s a reply. Real WhatsApp: 6 s.
+        "MITRA_CITIZEN_INTERVAL": "1",
     }
 
 
@@ -74,8 +78,8 @@ def apply_demo_defaults(data_dir: Path, public_url: str) -> None:
     (data_dir / "demo-public-url").write_text(public_url)
     explicit_graph = "MITRA_GRAPH_API_URL" in os.environ
     for name, value in demo_defaults(data_dir, public_url).items():
-        if name == "MITRA_FAKE_GRAPH" and explicit_graph:
-            continue
+        if name in ("MITRA_FAKE_GRAPH", "MITRA_CITIZEN_INTERVAL") and explicit_graph:
+            continue  # a real Graph API: no fake, and WhatsApp's own pacing
         os.environ.setdefault(name, value)
 
 

@@ -62,9 +62,11 @@ def test_a_bad_setting_is_named(
 def test_explicit_settings_win_over_demo_defaults(monkeypatch: Any, tmp_path: Any) -> None:
     from mitra.runtime import apply_demo_defaults
 
-    for k in list(os.environ):
-        if k.startswith("MITRA_"):
-            monkeypatch.delenv(k)
+    # A copy of the environment without MITRA_*: the demo's defaults land there, not in the
+    # environment of the tests that follow.
+    monkeypatch.setattr(
+        os, "environ", {k: v for k, v in os.environ.items() if not k.startswith("MITRA_")}
+    )
     monkeypatch.setenv("MITRA_SEND_RATE", "12")
     monkeypatch.setenv("MITRA_GRAPH_API_URL", "https://graph.example.test/v25.0")
     apply_demo_defaults(tmp_path, "http://127.0.0.1:9")
@@ -72,7 +74,21 @@ def test_explicit_settings_win_over_demo_defaults(monkeypatch: Any, tmp_path: An
     assert s.send_rate == 12
     assert s.graph_api_url == "https://graph.example.test/v25.0"
     assert s.fake_graph is False  # an explicit Graph URL means: do not serve the fake
+    assert s.citizen_interval == 6  # ... and WhatsApp's real pacing
     assert (tmp_path / "demo-secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_the_demo_paces_less_only_against_its_fake_whatsapp(
+    monkeypatch: Any, tmp_path: Any
+) -> None:
+    from mitra.runtime import apply_demo_defaults
+
+    monkeypatch.setattr(
+        os, "environ", {k: v for k, v in os.environ.items() if not k.startswith("MITRA_")}
+    )
+    apply_demo_defaults(tmp_path, "http://127.0.0.1:9")
+    s = load_settings()
+    assert s.fake_graph is True and s.citizen_interval == 1
 
 
 def test_serve_stops_with_a_message_naming_the_missing_variable() -> None:
