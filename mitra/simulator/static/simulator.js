@@ -207,6 +207,7 @@
       this.wireMenu();
       this.wireComposer();
       this.wireSheets();
+      this.chat.append(hint());
     }
 
     idle() {
@@ -224,7 +225,7 @@
 
     apply(event, live) {
       if (event.kind === "reset") {
-        this.chat.replaceChildren(system("Chat reset: Mitra will meet this citizen afresh."));
+        this.chat.replaceChildren(system("Chat reset: Mitra will meet this citizen afresh."), hint());
         this.stopTyping();
         return;
       }
@@ -238,6 +239,7 @@
         return;
       }
       if (event.kind !== "in" && event.kind !== "out") return;
+      for (const note of this.chat.querySelectorAll("li.hint")) note.remove();
       if (event.kind === "out") this.stopTyping();
       const item = el("li", { class: event.kind, "data-wamid": event.wamid, "data-kind": event.view.kind });
       const bubble = el("div", { class: "bubble" });
@@ -516,6 +518,12 @@
     const icon = svg("svg", { class: "icon", viewBox: "0 0 24 24", "aria-hidden": "true" });
     icon.append(svg("path", { d: "M12 2a7 7 0 0 0-7 7c0 5.2 7 13 7 13s7-7.8 7-13a7 7 0 0 0-7-7zm0 9.5A2.5 2.5 0 1 1 12 6.5a2.5 2.5 0 0 1 0 5z" }));
     return icon;
+  }
+
+  function hint() {
+    const note = system("Say “Hi” to start, as a citizen would.");
+    note.classList.add("hint");
+    return note;
   }
 
   function system(text) {
