@@ -228,32 +228,31 @@ def test_a_citizen_chats_with_mitra_from_a_terminal(settings: Any, db: Any, tmp_
         assert term.child.exitstatus == 0, term.log.getvalue()[-2000:]
 
         # Without a terminal (a script): lines are read plainly, each answered in turn.
-        piped = subprocess.run(
-            [sys.executable, *chat_command(url, "919800000002", "Sita")],
-            input="Hi\n2\n9\n/quit\n",
-            capture_output=True,
-            text=True,
-            env=chat_env(),
-            timeout=120,
-            check=False,
-        )
+        piped = chat_piped(url, "919800000002", "Sita", "Hi\n2\n9\n/quit\n", timeout=120)
         assert piped.returncode == 0, piped.stderr
         assert "\x1b[" not in piped.stdout  # no colours or cursor moves into a file
         assert "You: English" in piped.stdout and "[8] General services" in piped.stdout
         assert "There is no option 9: choose 1–8" in piped.stdout
 
 
-@pytest.mark.slow
-def test_chat_says_how_to_start_mitra_when_none_runs() -> None:
-    result = subprocess.run(
-        [sys.executable, *chat_command(f"http://127.0.0.1:{free_port()}", PHONE, "Ravi")],
-        input="",
+def chat_piped(
+    url: str, phone: str, name: str, typed: str, *, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """`mitra chat` with `typed` on a pipe, as a script runs it."""
+    return subprocess.run(
+        [sys.executable, *chat_command(url, phone, name)],
+        input=typed,
         capture_output=True,
         text=True,
         env=chat_env(),
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
+
+
+@pytest.mark.slow
+def test_chat_says_how_to_start_mitra_when_none_runs() -> None:
+    result = chat_piped(f"http://127.0.0.1:{free_port()}", PHONE, "Ravi", "", timeout=60)
     assert result.returncode == 1
     assert "Cannot reach Mitra" in result.stderr and "mitra demo" in result.stderr
     assert "Traceback" not in result.stderr

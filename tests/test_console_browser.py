@@ -43,13 +43,19 @@ async def console_at(settings: Any) -> AsyncIterator[str]:
             yield url
 
 
+def fresh_screenshots(folder: Path) -> Path:
+    """The folder for a browser test's screenshots, emptied of the last run's; and Debian's
+    chromium, which every browser test needs, is there."""
+    assert Path(CHROMIUM).exists(), "Debian's chromium is installed by `make install`"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    return folder
+
+
 @pytest.fixture
 def artifacts() -> Path:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is installed by `make install`"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
-    return ARTIFACTS
+    return fresh_screenshots(ARTIFACTS)
 
 
 @pytest.mark.slow

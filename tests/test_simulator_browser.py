@@ -20,7 +20,7 @@ import pytest
 from mitra.documents.signing import PublicKeys
 from mitra.documents.verify import verify_pdf
 from tests.demo_process import running_demo
-from tests.test_console_browser import CHROMIUM, FLAGS
+from tests.test_console_browser import CHROMIUM, FLAGS, fresh_screenshots
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "simulator"
 SITA = "919800000021"
@@ -56,11 +56,7 @@ WAIT = 30_000  # ms: this machine can be slow, and a payment goes through three 
 
 @pytest.fixture
 def artifacts() -> Path:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is installed by `make install`"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
-    return ARTIFACTS
+    return fresh_screenshots(ARTIFACTS)
 
 
 async def choose_row(phone: Any, row_id: str) -> None:

@@ -57,6 +57,11 @@ TEMPLATES = Environment(
 IST = timezone(timedelta(hours=5, minutes=30))
 
 
+def actor_of(officer: accounts.Officer) -> Actor:
+    """Who the case history and the citizen's messages name for a console action."""
+    return Actor("officer", officer.display_name, via=f"console:{officer.username}")
+
+
 def _ist(value: Any) -> str:
     """An ISO time (or datetime) as Indian time, to the minute: what officers read."""
     try:
@@ -347,10 +352,8 @@ def console_routes(
         photo: UploadFile | None = None,
     ) -> Response:
         signed = await acting(request, csrf)
-        scope = accounts.scope_of(signed.officer)
-        officer = signed.officer
-        actor = Actor("officer", officer.display_name, via=f"console:{officer.username}")
-        ip = ip_of(request)
+        officer, scope, ip = signed.officer, accounts.scope_of(signed.officer), ip_of(request)
+        actor = actor_of(officer)
         after = None
         if photo is not None and photo.filename:
             data = await photo.read(media.MAX_BYTES["image"] + 1)
@@ -383,13 +386,13 @@ def console_routes(
     ) -> Response:
         signed = await acting(request, csrf)
         officer, scope, ip = signed.officer, accounts.scope_of(signed.officer), ip_of(request)
-        actor = Actor("officer", officer.display_name, via=f"console:{officer.username}")
+        actor = actor_of(officer)
 
         def up(conn: psycopg.Connection[Any]) -> None:
             done = actions.escalate(conn, desk(), reference, actor, scope, note or None)
             audit.record(conn, officer.label, "case_escalate", done["reference"], ip, None)
 
-        await case_action(request, signed, reference, up)
+        await case_action(up)
         # Raised above an office-level officer's scope: back to the queue.
         return RedirectResponse(f"{PREFIX}/", status_code=303)
 
@@ -399,28 +402,20 @@ def console_routes(
     ) -> Response:
         signed = await acting(request, csrf)
         me, scope, ip = signed.officer, accounts.scope_of(signed.officer), ip_of(request)
-        actor = Actor("officer", me.display_name, via=f"console:{me.username}")
+        actor = actor_of(me)
 
         def give(conn: psycopg.Connection[Any]) -> None:
             done = actions.assign(conn, desk(), reference, officer, actor, scope)
             audit.record(conn, me.label, "case_assign", done["reference"], ip, {"to": officer})
 
-        await case_action(request, signed, reference, give)
+        await case_action(give)
         return RedirectResponse(f"{PREFIX}/cases/{reference.strip().upper()}", status_code=303)
 
-    async def case_action(
-        request: Request,
-        signed: Signed,
-        reference: str,
-        work: Callable[[psycopg.Connection[Any]], None],
-    ) -> None:
-        """Run an action; a refusal is the case page again with the reason (404 outside the
-        scope), as HTTPException."""
+    async def case_action(work: Callable[[psycopg.Connection[Any]], None]) -> None:
+        """Run an action; a refusal is an HTTP error with its reason (404 outside the scope)."""
         try:
             await in_db(work)
         except CaseError as exc:
-            if exc.kind == "not_found":
-                raise HTTPException(404, exc.message) from None
             raise HTTPException(STATUS_OF.get(exc.kind, 400), exc.message) from None
 
     @router.get("/cases/{reference}/document.pdf")

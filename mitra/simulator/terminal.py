@@ -38,9 +38,11 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.text import Text
 
+from mitra.simulator import WA_ID as SIMULATED_WA_ID
+
 API = "/simulator/api"
 DEFAULT_URL = "http://127.0.0.1:8000"
-WA_ID = re.compile(r"[1-9][0-9]{7,14}")  # as the simulator's API checks it
+WA_ID = re.compile(SIMULATED_WA_ID)  # as the simulator's API checks it
 # WhatsApp offers at most 10 list rows or 3 buttons, so only a short number can be a tap:
 # longer ones (an OTP, an amount, a PIN code) are always sent as text.
 CHOICE = re.compile(r"[0-9]{1,2}")

@@ -69,17 +69,11 @@ def outbound_view(
 ) -> dict[str, Any]:
     """What the citizen sees for a message Mitra sent (a Graph API /messages payload)."""
     kind = body.get("type")
-    if kind == "text":
-        return {"kind": "text", "text": str(body["text"]["body"])}
     if kind == "interactive":
         return _interactive_view(body["interactive"])
-    if kind in MEDIA_KINDS:
-        return {"kind": kind, "media": _media_view(body[kind], media_url, media)}
-    if kind == "location":
-        return {"kind": "location", "location": _location(body["location"])}
     if kind == "template":
         return _template_view(body["template"])
-    return {"kind": "unknown", "text": f"({kind} message)"}
+    return _shared_view(body, media_url, media)
 
 
 def inbound_view(
@@ -87,18 +81,26 @@ def inbound_view(
 ) -> dict[str, Any]:
     """What the citizen sees of what they sent (a webhook message object)."""
     kind = message.get("type")
-    if kind == "text":
-        return {"kind": "text", "text": str(message["text"]["body"])}
     if kind == "interactive":
         inner = message["interactive"]
         reply = inner.get(inner.get("type", ""), {})
         return {"kind": "reply", "text": str(reply.get("title") or reply.get("id") or "")}
     if kind == "button":
         return {"kind": "reply", "text": str(message["button"].get("text") or "")}
-    if kind == "location":
-        return {"kind": "location", "location": _location(message["location"])}
+    return _shared_view(message, media_url, media)
+
+
+def _shared_view(
+    message: Mapping[str, Any], media_url: Callable[[str], str], media: MediaLookup
+) -> dict[str, Any]:
+    """The kinds both sides write alike: text, media and a location; anything else unknown."""
+    kind = message.get("type")
+    if kind == "text":
+        return {"kind": "text", "text": str(message["text"]["body"])}
     if kind in MEDIA_KINDS:
         return {"kind": kind, "media": _media_view(message[kind], media_url, media)}
+    if kind == "location":
+        return {"kind": "location", "location": _location(message["location"])}
     return {"kind": "unknown", "text": f"({kind} message)"}
 
 

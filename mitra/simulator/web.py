@@ -23,6 +23,7 @@ import binascii
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -36,7 +37,7 @@ from sse_starlette import EventSourceResponse
 from starlette.staticfiles import StaticFiles
 
 from mitra.crypto import FieldCipher
-from mitra.simulator import citizens
+from mitra.simulator import WA_ID, citizens
 from mitra.simulator.views import event_json
 from mitra.whatsapp.fake_graph import FakeGraph
 
@@ -68,7 +69,6 @@ PAGE_POLICY = (
     "style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'self'"
 )
-WA_ID = r"^[1-9][0-9]{7,14}$"  # a WhatsApp id is the number in international form, digits only
 MEDIA_BASE64_MAX = 22_000_000  # about 16 MB decoded: WhatsApp's largest audio or video
 
 
@@ -213,8 +213,6 @@ def simulator_routes(
     @router.post("/api/send")
     async def send(body: Send) -> dict[str, Any]:
         spec = body.model_dump(exclude_none=True)
-        if body.media is not None and body.media.type != "audio":
-            spec["media"].pop("voice", None)
         try:
             result = await fake.simulate(spec)
         except ValueError as exc:
@@ -260,7 +258,7 @@ def static_files() -> StaticFiles:
 
 
 def _is_wa_id(value: str) -> bool:
-    return value.isdigit() and 8 <= len(value) <= 15 and not value.startswith("0")
+    return re.fullmatch(WA_ID, value) is not None
 
 
 def _safe_filename(name: str) -> str:
