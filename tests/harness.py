@@ -123,8 +123,9 @@ class Chat:
 
     async def settled(self, db: Any) -> None:
         """Wait until every stored delivery is split, every event processed, every department
-        call answered and every reply sent: after this, nothing more will reach the fake
-        unless something new arrives."""
+        call answered, every document and photo due now uploaded and every reply sent: after
+        this, nothing more will reach the fake unless something new arrives (or a failed
+        upload's retry comes due)."""
 
         def idle() -> bool:
             row = db.execute(
@@ -132,6 +133,10 @@ class Chat:
                 " + (SELECT count(*) FROM inbound_events WHERE processed_at IS NULL)"
                 " + (SELECT count(*) FROM outbound_messages WHERE status IN ('queued', 'sending'))"
                 " + (SELECT count(*) FROM effects WHERE status IN ('queued', 'running'))"
+                " + (SELECT count(*) FROM document_deliveries"
+                "    WHERE status IN ('queued', 'uploading') AND not_before <= now())"
+                " + (SELECT count(*) FROM media_deliveries"
+                "    WHERE status IN ('queued', 'uploading') AND not_before <= now())"
                 " AS busy"
             ).fetchone()
             db.commit()
